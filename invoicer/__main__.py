@@ -1,0 +1,3 @@
+from invoicer.cli.app import main
+
+main()

@@ -1,0 +1,70 @@
+"""The invoice run (`run-once`, and the Process step of a workflow): the gate, the Sleep
+step, and the Process step that turns every due line into draft invoices in one
+transaction. The store does the set-based work; the engine holds the rules."""
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+from invoicer import clock, engine, schedules
+from invoicer.errors import InputError, NotConfigured
+from invoicer.jobs import is_invoice_job_name
+from invoicer.model import Instance, RunResult
+from invoicer.store import Store, schedule_from_row
+
+SETUP_HINT = (
+    'set it up with: invoicer job create "Project operations create invoices" && '
+    'invoicer job run-workflow "Project operations create invoices" --workflow ProcessRunCaller'
+)
+
+
+def run_once(store: Store, run_date: date | None, dry_run: bool = False, force: bool = False,
+             allow_future: bool = False) -> RunResult:
+    today = clock.today()
+    run_date = run_date or today
+    if run_date > today and not dry_run and not allow_future:
+        raise InputError(
+            f"date: {run_date} is after today ({today}); a real run would close run dates before "
+            "their transactions exist (use --dry-run to look ahead, or --allow-future)"
+        )
+    with store.writing(rollback=dry_run):
+        instance = store.running_instance()
+        if instance is None:
+            raise NotConfigured(f"no running workflow instance of a \"create invoices\" job; {SETUP_HINT}")
+        if not instance.job_active or not is_invoice_job_name(instance.job_name):
+            raise NotConfigured(
+                f"the job {instance.job_name!r} is inactive, so its workflow does not run; "
+                f"activate it with: invoicer job update {instance.job_name!r} --active"
+            )
+        return process(store, instance, run_date, force=force, dry_run=dry_run)
+
+
+def process(store: Store, instance: Instance, run_date: date, force: bool = False,
+            dry_run: bool = False) -> RunResult:
+    """One Process step for `run_date`, inside the caller's transaction; or `sleeping`."""
+    if not force and engine.is_sleeping(run_date, store.has_run_for(run_date), instance):
+        return RunResult(status="sleeping", run_date=run_date, next_due=run_date + timedelta(days=1))
+    latest_run_date = store.latest_run_date()
+    run_id = store.begin_run(instance, run_date, forced=force)
+    due, advanced = [], []
+    for row in list(store.due_date_schedules(run_date)):
+        schedule = schedule_from_row(row)
+        processed = date.fromisoformat(row["processed_through"]) if row["processed_through"] else None
+        pending = schedules.run_dates(schedule, processed, run_date)
+        due.extend((row["line_id"], d.isoformat(), engine.cutoff(d).isoformat()) for d in pending)
+        through = pending[-1] if pending else processed
+        following = schedules.next_run_date(schedule, max(run_date, through) if through else run_date)
+        advanced.append((row["id"], row["line_id"], through and through.isoformat(),
+                         following and following.isoformat()))
+    store.stage_due_run_dates(due, advanced)
+    store.stage_billable(run_date, latest_run_date)
+    for line_id, headroom in store.lines_over_cap():
+        store.hold_transactions(engine.held_by_cap(store.billable_transactions(line_id), headroom))
+    store.write_invoices(run_id)
+    store.write_skips(run_id, run_date)
+    store.end_run(run_id)
+    invoices = store.invoices(run_id=run_id)
+    skipped = store.run_skips(run_id)
+    if dry_run:
+        invoices = [replace(invoice, number=None, status="dry-run") for invoice in invoices]
+    return RunResult(status="dry-run" if dry_run else "completed", run_date=run_date,
+                     invoices=tuple(invoices), skipped=tuple(skipped))

@@ -1,0 +1,326 @@
+"""What operators enter: contract lines, invoice schedules, milestones and transactions,
+with the rules that keep them billable. Each public function is one command's work in
+one transaction; the `_` functions do one row inside an open transaction, so that bulk
+imports apply exactly the same rules."""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, localcontext
+
+from invoicer import clock, schedules
+from invoicer.errors import InputError, InvoicerError
+from invoicer.model import (
+    BILLING_METHODS,
+    FIXED_PRICE,
+    TIME_AND_MATERIAL,
+    TRANSACTION_TYPES,
+    Line,
+    Milestone,
+    RunDate,
+    ScheduleEntry,
+    Transaction,
+)
+from invoicer.money import (
+    format_minor,
+    parse_currency,
+    parse_minor,
+    parse_percent,
+    percent_share,
+    to_minor,
+)
+from invoicer.store import Store, schedule_from_row
+from invoicer.values import choice, parse_date, parse_optional_date, parse_quantity, parse_text
+
+# How many upcoming run dates `schedule list` shows after the ones already due.
+UPCOMING_SHOWN = 3
+
+
+# contract lines ---------------------------------------------------------------------------
+
+def add_line(store: Store, contract: str, name: str, customer: str, billing_method: str,
+             amount=None, not_to_exceed=None, project=None, currency=None) -> Line:
+    with store.writing():
+        return _add_line(store, contract, name, customer, billing_method, amount, not_to_exceed, project, currency)
+
+
+def _add_line(store: Store, contract, name, customer, billing_method, amount=None, not_to_exceed=None,
+              project=None, currency=None) -> Line:
+    contract = parse_text(contract, "contract")
+    name = parse_text(name, "name")
+    customer = parse_text(customer, "customer")
+    method = choice(billing_method, BILLING_METHODS, "billing_method")
+    project = parse_text(project, "project", required=False)
+    code = parse_currency(currency) if currency not in (None, "") else None
+    existing = store.contract(contract)
+    if existing:
+        if existing["customer"] != customer:
+            raise InvoicerError(f"customer: contract {contract!r} is for {existing['customer']!r}, "
+                                f"not {customer!r} (a contract has one customer)")
+        if code and code != existing["currency"]:
+            raise InvoicerError(f"currency: contract {contract!r} is in {existing['currency']}, "
+                                f"not {code} (a contract has one currency)")
+        code = existing["currency"]
+        if store.line_exists(existing["id"], name):
+            raise InvoicerError(f"name: contract {contract!r} already has a line named {name!r}")
+    code = code or "USD"
+    value = _optional_amount(amount, code, "amount")
+    cap = _optional_amount(not_to_exceed, code, "not_to_exceed")
+    if method == FIXED_PRICE and value is None:
+        raise InputError("amount: a fixed-price line needs --amount, the contract line's value")
+    if method == FIXED_PRICE and cap is not None:
+        raise InputError("not_to_exceed: a not-to-exceed limit is for time-and-material lines only")
+    contract_id = existing["id"] if existing else store.add_contract(contract, customer, code)
+    line_id = store.add_line(contract_id, name, method, value, cap, project)
+    return store.line(line_id)
+
+
+def set_line(store: Store, line_id: int, name=None, amount=None, not_to_exceed=None,
+             clear_not_to_exceed: bool = False, project=None) -> Line:
+    if not_to_exceed is not None and clear_not_to_exceed:
+        raise InputError("not_to_exceed: give --not-to-exceed or --no-not-to-exceed, not both")
+    with store.writing():
+        line = store.line(line_id)
+        changes: dict = {}
+        if name is not None:
+            changes["name"] = parse_text(name, "name")
+            if changes["name"] != line.name and store.line_exists(_contract_id(store, line), changes["name"]):
+                raise InvoicerError(f"name: contract {line.contract!r} already has a line named {changes['name']!r}")
+        if amount is not None:
+            value = parse_minor(amount, line.currency, "amount")
+            milestones, _, _ = store.milestone_totals(line.id)
+            if value < milestones:
+                raise InvoicerError(
+                    f"amount: {format_minor(value, line.currency)} is below what the line's milestones add up to "
+                    f"({format_minor(milestones, line.currency)})")
+            changes["amount"] = value
+        if not_to_exceed is not None or clear_not_to_exceed:
+            if line.billing_method != TIME_AND_MATERIAL:
+                raise InputError("not_to_exceed: a not-to-exceed limit is for time-and-material lines only")
+            changes["not_to_exceed"] = None if clear_not_to_exceed else parse_minor(
+                not_to_exceed, line.currency, "not_to_exceed")
+        if project is not None:
+            changes["project"] = parse_text(project, "project", required=False)
+        store.update_line(line.id, changes)
+        return store.line(line.id)
+
+
+def list_lines(store: Store, contract: str | None = None) -> list[Line]:
+    with store.reading():
+        lines = store.lines(contract)
+        if contract and not lines:
+            raise InvoicerError(f"contract: no contract named {contract!r} (see `invoicer contract list`)")
+        return lines
+
+
+def _contract_id(store: Store, line: Line) -> int:
+    return store.contract(line.contract)["id"]
+
+
+def _optional_amount(text, currency: str, field: str) -> int | None:
+    return None if text in (None, "") else parse_minor(text, currency, field)
+
+
+# schedules and milestones -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Added:
+    """What `schedule add` made: a date-based schedule or a milestone."""
+
+    schedule: ScheduleEntry | None = None
+    milestone: Milestone | None = None
+
+
+def add_schedule(store: Store, line_id: int, **options) -> Added:
+    with store.writing():
+        return _add_schedule(store, store.line(line_id), **options)
+
+
+def _add_schedule(store: Store, line: Line, frequency=None, rrule=None, dates=None, start=None, end=None,
+                  replace: bool = False, milestone=None, milestone_date=None, amount=None, percent=None,
+                  ready=False) -> Added:
+    date_based = any(v not in (None, "") for v in (frequency, rrule, dates))
+    if milestone not in (None, ""):
+        if date_based:
+            raise InputError("schedule: give either a milestone or a date-based schedule, not both")
+        if line.billing_method != FIXED_PRICE:
+            raise InvoicerError(f"line {line.id} is time-and-material: it needs a date-based invoice schedule "
+                                "(--frequency, --rrule or --dates), not milestones")
+        return Added(milestone=_add_milestone(store, line, milestone, milestone_date, amount, percent, ready))
+    if not date_based:
+        raise InputError("schedule: give --frequency, --rrule or --dates for a date-based schedule, "
+                         "or --milestone NAME --date DATE --amount|--percent")
+    if line.billing_method != TIME_AND_MATERIAL:
+        raise InvoicerError(f"line {line.id} is fixed-price: it needs milestones "
+                            "(--milestone NAME --date DATE --amount|--percent), not a date-based schedule")
+    schedule = schedules.make_schedule(
+        frequency=(frequency or "").strip().lower() or None,
+        rrule=rrule or None,
+        dates=_parse_dates(dates) if dates else None,
+        start=parse_optional_date(start, "start"),
+        end=parse_optional_date(end, "end"),
+    )
+    existing = store.date_schedule(line.id)
+    if existing and not replace:
+        raise InvoicerError(f"line {line.id} already has a date-based schedule (id {existing['id']}); "
+                            "add --replace to replace it")
+    if existing:
+        store.remove_schedule(existing["id"])
+    processed = store.processed_through(line.id)
+    store.add_date_schedule(line.id, schedule, schedules.next_run_date(schedule, processed))
+    row = store.date_schedules(line.id)[0]
+    return Added(schedule=_schedule_entry(store, row, line, with_run_dates=False))
+
+
+def _parse_dates(text) -> list[date]:
+    parts = [p for p in str(text).replace(";", ",").split(",") if p.strip()]
+    if not parts:
+        raise InputError("dates: give at least one date, like 2026-12-01,2027-01-01")
+    return [parse_date(p, "dates") for p in parts]
+
+
+def _add_milestone(store: Store, line: Line, name, when, amount, percent, ready) -> Milestone:
+    name = parse_text(name, "milestone")
+    when = parse_date(when, "date")
+    value = to_minor(line.amount, line.currency)
+    total, percents, fixed = store.milestone_totals(line.id)
+    if (amount in (None, "")) == (percent in (None, "")):
+        raise InputError("amount: a milestone needs exactly one of --amount or --percent")
+    share = None
+    if amount not in (None, ""):
+        minor = parse_minor(amount, line.currency, "amount")
+    else:
+        share = parse_percent(percent)
+        minor = percent_share(value, share, line.currency)
+        # The percent milestone that brings the line to 100 % takes exactly the remainder.
+        with localcontext() as ctx:
+            ctx.prec = 80
+            if (percents + share) * value / 100 + fixed == value:
+                minor = value - total
+    if total + minor > value:
+        raise InvoicerError(
+            f"amount: the line's milestones would add up to {format_minor(total + minor, line.currency)}, "
+            f"more than its value {format_minor(value, line.currency)}")
+    if minor <= 0:
+        raise InvoicerError(f"amount: the milestone would bill nothing ({format_minor(minor, line.currency)})")
+    milestone_id = store.add_milestone(line.id, name, when, minor, share, bool(ready))
+    return store.milestone(milestone_id)
+
+
+def mark_ready(store: Store, milestone_id: int) -> Milestone:
+    with store.writing():
+        row = store.schedule_row(milestone_id)
+        if row["kind"] != "milestone":
+            raise InvoicerError(f"id: {milestone_id} is a date-based schedule, not a milestone")
+        store.set_milestone_ready(milestone_id)
+        return store.milestone(milestone_id)
+
+
+def remove_schedule(store: Store, schedule_id: int) -> dict:
+    with store.writing():
+        row = store.schedule_row(schedule_id)
+        if row["kind"] == "milestone" and row["invoice_line_id"] is not None:
+            milestone = store.milestone(schedule_id)
+            raise InvoicerError(f"id: milestone {schedule_id} is invoiced on {milestone.invoice}; "
+                                "cancel that draft invoice first")
+        store.remove_schedule(schedule_id)
+        return {"id": schedule_id, "line_id": row["line_id"], "kind": row["kind"], "removed": True}
+
+
+@dataclass(frozen=True)
+class ScheduleListing:
+    schedules: list[ScheduleEntry]
+    milestones: list[Milestone]
+    shortfalls: list[tuple[Line, Decimal, Decimal]]  # (line, value, what its milestones add up to)
+
+
+def list_schedules(store: Store, line_id: int | None = None) -> ScheduleListing:
+    with store.reading():
+        lines = [store.line(line_id)] if line_id else store.lines()
+        by_id = {line.id: line for line in lines}
+        entries = [
+            _schedule_entry(store, row, by_id[row["line_id"]], True)
+            for row in store.date_schedules(line_id)
+        ]
+        milestones, shortfalls = [], []
+        for line in lines:
+            if line.billing_method != FIXED_PRICE:
+                continue
+            found = store.milestones(line)
+            milestones.extend(found)
+            planned = sum((m.amount for m in found), Decimal(0))
+            if found and planned < line.amount:
+                shortfalls.append((line, line.amount, planned))
+        return ScheduleListing(entries, milestones, shortfalls)
+
+
+def _schedule_entry(store: Store, row: dict, line: Line, with_run_dates: bool) -> ScheduleEntry:
+    schedule = schedule_from_row(row)
+    processed = date.fromisoformat(row["processed_through"]) if row.get("processed_through") else None
+    run_dates: list[RunDate] = []
+    if with_run_dates:
+        invoiced = store.invoices_by_run_date(line.id)
+        horizon = max(clock.today(), processed or clock.today())
+        shown = list(schedules.run_dates(schedule, None, horizon))
+        upcoming = shown[-1] if shown else None
+        for _ in range(UPCOMING_SHOWN):
+            upcoming = schedules.next_run_date(schedule, upcoming if upcoming else horizon)
+            if upcoming is None:
+                break
+            if upcoming > horizon:
+                shown.append(upcoming)
+        for d in shown:
+            if processed is None or d > processed:
+                run_dates.append(RunDate(d, "not-run-yet"))
+            elif d.isoformat() in invoiced:
+                number, status = invoiced[d.isoformat()]
+                run_dates.append(RunDate(d, "cancelled" if status == "cancelled" else "invoiced", number))
+            else:
+                run_dates.append(RunDate(d, "nothing-to-bill"))
+    return ScheduleEntry(
+        id=row["id"], line=line, schedule=schedule,
+        next_run_date=date.fromisoformat(row["next_run_date"]) if row["next_run_date"] else None,
+        processed_through=processed, run_dates=tuple(run_dates),
+    )
+
+
+# transactions ---------------------------------------------------------------------------
+
+def add_transaction(store: Store, line_id: int, when, amount, kind=None, quantity=None,
+                    description=None) -> Transaction:
+    with store.writing():
+        line = store.line(line_id)
+        return store.transaction(store.add_transaction(transaction_row(line, when, amount, kind, quantity, description)))
+
+
+def transaction_row(line: Line, when, amount, kind=None, quantity=None, description=None) -> dict:
+    """One transaction's values, checked against its line (shared with the bulk import)."""
+    if line.billing_method != TIME_AND_MATERIAL:
+        raise InvoicerError(f"line_id: line {line.id} is fixed-price; transactions are billed on "
+                            "time-and-material lines (fixed-price lines bill milestones)")
+    quantity = parse_quantity(quantity)
+    return {
+        "line_id": line.id,
+        "date": parse_date(when, "date").isoformat(),
+        "amount": parse_minor(amount, line.currency, "amount"),
+        "type": choice(kind or "time", TRANSACTION_TYPES, "type"),
+        "quantity": None if quantity is None else str(quantity),
+        "description": parse_text(description, "description", required=False),
+    }
+
+
+def list_transactions(store: Store, line_id: int | None = None, unbilled: bool = False) -> list[Transaction]:
+    with store.reading():
+        if line_id:
+            store.line(line_id)
+        return list(store.transactions(line_id, unbilled))
+
+
+def delete_transaction(store: Store, transaction_id: int) -> Transaction:
+    with store.writing():
+        found = store.transaction(transaction_id)
+        if found.invoice:
+            raise InvoicerError(f"id: transaction {transaction_id} is billed on {found.invoice}; "
+                                "cancel that draft invoice to make it unbilled again")
+        store.delete_transaction(transaction_id)
+        return found
+

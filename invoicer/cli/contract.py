@@ -1,0 +1,102 @@
+"""`invoicer contract ...`: contracts and their lines."""
+
+from typing import Annotated
+
+import typer
+
+from invoicer import book, imports, render
+from invoicer.cli.common import Json, group, store
+from invoicer.cli.progress import imported
+from invoicer.values import parse_id
+
+app = group("Project contracts and their lines.")
+
+
+@app.command("add-line")
+def add_line(
+    ctx: typer.Context,
+    contract: Annotated[str, typer.Argument(help="The contract; created with its first line.")],
+    name: Annotated[str, typer.Option("--name", help="The line's name.")],
+    customer: Annotated[str, typer.Option("--customer", help="The contract's customer.")],
+    billing_method: Annotated[str, typer.Option("--billing-method", help="fixed-price or time-and-material.")],
+    amount: Annotated[str | None, typer.Option("--amount", help="The line's value (required for fixed-price).")] = None,
+    not_to_exceed: Annotated[str | None, typer.Option("--not-to-exceed", help="Cap on what a time-and-material line bills.")] = None,
+    project: Annotated[str | None, typer.Option("--project")] = None,
+    currency: Annotated[str | None, typer.Option("--currency", help="ISO 4217 code (default USD).")] = None,
+    json_output: Json = False,
+) -> None:
+    """Add a line to a contract; prints the line's id.
+
+    Example: invoicer contract add-line C-100 --name Design --customer Fabrikam --billing-method time-and-material
+    """
+    line = book.add_line(store(ctx), contract, name, customer, billing_method, amount, not_to_exceed, project, currency)
+    if json_output:
+        render.emit(render.line_json(line))
+    else:
+        render.say(f"added line {line.id}: {line.contract} / {line.name} ({line.billing_method})")
+
+
+@app.command("set-line")
+def set_line(
+    ctx: typer.Context,
+    line_id: Annotated[str, typer.Argument(metavar="LINE_ID")],
+    name: Annotated[str | None, typer.Option("--name")] = None,
+    amount: Annotated[str | None, typer.Option("--amount")] = None,
+    not_to_exceed: Annotated[str | None, typer.Option("--not-to-exceed")] = None,
+    no_not_to_exceed: Annotated[bool, typer.Option("--no-not-to-exceed", help="Remove the cap.")] = False,
+    project: Annotated[str | None, typer.Option("--project")] = None,
+    json_output: Json = False,
+) -> None:
+    """Correct a line.
+
+    Example: invoicer contract set-line 2 --amount 1300
+    """
+    line = book.set_line(store(ctx), parse_id(line_id, "line_id"), name, amount, not_to_exceed,
+                         no_not_to_exceed, project)
+    if json_output:
+        render.emit(render.line_json(line))
+    else:
+        render.say(f"updated line {line.id}")
+        render.show_lines([line])
+
+
+@app.command("list")
+def list_(ctx: typer.Context, json_output: Json = False) -> None:
+    """Every contract line.
+
+    Example: invoicer contract list --json
+    """
+    lines = book.list_lines(store(ctx))
+    if json_output:
+        render.emit({"lines": [render.line_json(line) for line in lines]})
+    else:
+        render.show_lines(lines)
+
+
+@app.command("show")
+def show(ctx: typer.Context, contract: Annotated[str, typer.Argument()], json_output: Json = False) -> None:
+    """One contract and its lines.
+
+    Example: invoicer contract show C-100
+    """
+    lines = book.list_lines(store(ctx), contract)
+    if json_output:
+        first = lines[0]
+        render.emit({"contract": first.contract, "customer": first.customer, "currency": first.currency,
+                     "lines": [render.line_json(line) for line in lines]})
+    else:
+        render.say(f"Contract {lines[0].contract} for {lines[0].customer} ({lines[0].currency})")
+        render.show_lines(lines)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE", help="CSV with a header row, or JSON Lines; - for stdin.")],
+    json_output: Json = False,
+) -> None:
+    """Import contract lines: contract,name,customer,billing_method,amount,not_to_exceed,project,currency.
+
+    Example: invoicer contract import examples/contracts.csv
+    """
+    imported(store(ctx), file, imports.import_contracts, json_output)

@@ -1,0 +1,64 @@
+"""`invoicer invoice ...`: the draft invoices the run made."""
+
+from typing import Annotated
+
+import typer
+
+from invoicer import invoices, render
+from invoicer.cli.common import Json, group, store
+
+app = group("Invoices: list, show, confirm, cancel.")
+
+Number = Annotated[str, typer.Argument(metavar="NUMBER", help="e.g. INV-000001")]
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option("--status", help="draft|confirmed|cancelled")] = None,
+    contract: Annotated[str | None, typer.Option("--contract")] = None,
+    json_output: Json = False,
+) -> None:
+    """Invoices in creation order.
+
+    Example: invoicer invoice list --status draft
+    """
+    found = invoices.list_invoices(store(ctx), status, contract)
+    if json_output:
+        render.emit({"invoices": [render.invoice_json(i) for i in found]})
+    else:
+        render.show_invoices(found)
+
+
+@app.command("show")
+def show(ctx: typer.Context, number: Number, json_output: Json = False) -> None:
+    """One invoice with its lines and what each bills.
+
+    Example: invoicer invoice show INV-000001
+    """
+    _print(invoices.show(store(ctx), number), json_output)
+
+
+@app.command("confirm")
+def confirm(ctx: typer.Context, number: Number, json_output: Json = False) -> None:
+    """Confirm a draft: a confirmed invoice never changes.
+
+    Example: invoicer invoice confirm INV-000001
+    """
+    _print(invoices.confirm(store(ctx), number), json_output)
+
+
+@app.command("cancel")
+def cancel(ctx: typer.Context, number: Number, json_output: Json = False) -> None:
+    """Cancel a draft: what it billed becomes billable again.
+
+    Example: invoicer invoice cancel INV-000002
+    """
+    _print(invoices.cancel(store(ctx), number), json_output)
+
+
+def _print(invoice, json_output: bool) -> None:
+    if json_output:
+        render.emit(render.invoice_json(invoice, details=True))
+    else:
+        render.show_invoice(invoice)

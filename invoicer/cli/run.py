@@ -1,0 +1,44 @@
+"""`invoicer run-once` (what cron calls daily) and `invoicer run list`."""
+
+from typing import Annotated
+
+import typer
+
+from invoicer import billing, invoices, render
+from invoicer.cli.common import Json, group, store
+from invoicer.values import parse_date
+
+runs = group("The record of every Process step.")
+
+
+def run_once(
+    ctx: typer.Context,
+    date: Annotated[str | None, typer.Option("--date", help="The day the run is for (default: today).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what the run would create; write nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Run a Process step even while sleeping.")] = False,
+    allow_future: Annotated[bool, typer.Option("--allow-future", help="Allow a real run for a date after today.")] = False,
+    json_output: Json = False,
+) -> None:
+    """Run the invoice job once: a Process step unless the Sleep step has not ended.
+
+    Example (crontab): 5 0 * * * INVOICER_DB=/srv/book.db invoicer run-once --json
+    """
+    run_date = parse_date(date, "date") if date is not None else None
+    result = billing.run_once(store(ctx), run_date, dry_run=dry_run, force=force, allow_future=allow_future)
+    if json_output:
+        render.emit(render.run_result_json(result))
+    else:
+        render.show_run_result(result)
+
+
+@runs.command("list")
+def list_(ctx: typer.Context, json_output: Json = False) -> None:
+    """Every Process step: when, for which date, what it made and skipped.
+
+    Example: invoicer run list
+    """
+    found = invoices.list_runs(store(ctx))
+    if json_output:
+        render.emit({"runs": [render.run_json(r) for r in found]})
+    else:
+        render.show_runs(found)

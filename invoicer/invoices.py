@@ -1,0 +1,50 @@
+"""Invoices after the run: list, show, confirm (final) and cancel (drafts only: what they
+billed becomes billable again); and the record of every Process step."""
+
+from invoicer.errors import InvoicerError
+from invoicer.model import Invoice, Run
+from invoicer.store import Store
+from invoicer.values import choice
+
+STATUSES = ("draft", "confirmed", "cancelled")
+
+
+def list_invoices(store: Store, status: str | None = None, contract: str | None = None) -> list[Invoice]:
+    status = choice(status, STATUSES, "status") if status else None
+    with store.reading():
+        return store.invoices(status=status, contract=contract)
+
+
+def show(store: Store, number: str) -> Invoice:
+    with store.reading():
+        return _one(store, number)
+
+
+def confirm(store: Store, number: str) -> Invoice:
+    with store.writing():
+        row = store.invoice_row(number.strip())
+        if row["status"] == "cancelled":
+            raise InvoicerError(f"number: {number} is cancelled; a cancelled invoice cannot be confirmed")
+        if row["status"] == "draft":
+            store.set_invoice_status(row["id"], "confirmed")
+        return _one(store, number)
+
+
+def cancel(store: Store, number: str) -> Invoice:
+    with store.writing():
+        row = store.invoice_row(number.strip())
+        if row["status"] != "draft":
+            raise InvoicerError(f"number: {number} is {row['status']}; only a draft invoice can be cancelled")
+        store.release_invoice_items(row["id"])
+        store.set_invoice_status(row["id"], "cancelled")
+        return _one(store, number)
+
+
+def _one(store: Store, number: str) -> Invoice:
+    row = store.invoice_row(number.strip())
+    return store.invoices(number=row["number"], details=True)[0]
+
+
+def list_runs(store: Store, limit: int | None = None) -> list[Run]:
+    with store.reading():
+        return store.runs(limit)

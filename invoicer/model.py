@@ -1,0 +1,175 @@
+"""The domain's records: frozen dataclasses with Decimal money (each with its currency)
+and `datetime.date` dates. The store builds them; the engine and renderer read them."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+TIME_AND_MATERIAL = "time-and-material"
+FIXED_PRICE = "fixed-price"
+BILLING_METHODS = (FIXED_PRICE, TIME_AND_MATERIAL)
+TRANSACTION_TYPES = ("time", "expense", "material", "fee")
+
+PROCESS_RUN_CALLER = "ProcessRunCaller"
+PROCESS_RUNNER = "ProcessRunner"
+UPDATE_ROLE_UTILIZATION = "UpdateRoleUtilization"
+WORKFLOWS = (PROCESS_RUN_CALLER, PROCESS_RUNNER, UPDATE_ROLE_UTILIZATION)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    name: str
+    job_type: str
+    frequency: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A job's workflow instance. `last_end` is the end of its latest Process step since
+    it was (re)started."""
+
+    id: int
+    job_id: int
+    job_name: str
+    job_active: bool
+    workflow: str
+    running: bool
+    started_at: datetime
+    last_end: datetime | None
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    job: Job
+    instance: Instance | None
+    step: str | None
+    next_due: datetime | None
+    stalled: bool
+
+
+@dataclass(frozen=True)
+class Line:
+    id: int
+    contract: str
+    customer: str
+    currency: str
+    name: str
+    billing_method: str
+    amount: Decimal | None
+    not_to_exceed: Decimal | None
+    project: str | None
+
+
+@dataclass(frozen=True)
+class DateSchedule:
+    """How a time-and-material line's invoice run dates are made: a named frequency, an
+    RFC 5545 rule, or explicit dates; `start` is the billing start, `end` the requested
+    delivery date."""
+
+    frequency: str | None = None
+    rrule: str | None = None
+    dates: tuple[date, ...] = ()
+    start: date | None = None
+    end: date | None = None
+
+
+@dataclass(frozen=True)
+class RunDate:
+    run_date: date
+    status: str  # not-run-yet | invoiced | nothing-to-bill | cancelled
+    invoice: str | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleEntry:
+    """A line's date-based schedule, with its run dates as far as worth showing."""
+
+    id: int
+    line: Line
+    schedule: DateSchedule
+    next_run_date: date | None
+    processed_through: date | None
+    run_dates: tuple[RunDate, ...] = ()
+
+
+@dataclass(frozen=True)
+class Milestone:
+    id: int
+    line: Line
+    name: str
+    date: date
+    amount: Decimal
+    percent: Decimal | None
+    ready: bool
+    invoice: str | None = None
+    invoice_status: str | None = None
+
+
+@dataclass(frozen=True)
+class Transaction:
+    id: int
+    line: Line
+    date: date
+    amount: Decimal
+    type: str
+    quantity: Decimal | None
+    description: str | None
+    invoice: str | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    line_id: int
+    name: str
+    billing_method: str
+    amount: Decimal
+    items: int
+    details: tuple = ()  # Transaction or Milestone records, for `invoice show`
+
+
+@dataclass(frozen=True)
+class Invoice:
+    number: str | None
+    contract: str
+    customer: str
+    run_date: date
+    currency: str
+    status: str
+    lines: tuple[InvoiceLine, ...]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal(0))
+
+
+@dataclass(frozen=True)
+class Skip:
+    line_id: int
+    contract: str
+    name: str
+    reason: str
+    run_date: date | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: str  # completed | sleeping | dry-run
+    run_date: date
+    next_due: date | None = None
+    invoices: tuple[Invoice, ...] = ()
+    skipped: tuple[Skip, ...] = ()
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    run_date: date
+    started_at: datetime
+    ended_at: datetime
+    forced: bool
+    workflow: str | None
+    invoices: tuple[str, ...] = ()
+    skipped: tuple[Skip, ...] = field(default=())

@@ -1,0 +1,261 @@
+"""Output for two readers: rich tables for people (plain text when piped), one JSON
+document for scripts. Money in JSON is a string with the currency's minor-unit decimals."""
+
+import json
+import sys
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from invoicer import clock, schedules
+from invoicer.model import (
+    FIXED_PRICE,
+    Invoice,
+    JobStatus,
+    Line,
+    Milestone,
+    Run,
+    RunResult,
+    ScheduleEntry,
+    Skip,
+    Transaction,
+)
+from invoicer.money import format_amount
+
+
+def emit(document: dict) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def error(message: str, code: str, as_json: bool) -> None:
+    if as_json:
+        sys.stderr.write(json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False) + "\n")
+    else:
+        sys.stderr.write(f"invoicer: error: {' '.join(message.split())}\n")
+
+
+def console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable], money: Iterable[str] = ()) -> None:
+    """A rich table; money columns right-justified. No box when piped, so that it greps."""
+    from rich import box
+    from rich.table import Table
+
+    out = console()
+    grid = Table(title=title, box=box.SIMPLE_HEAD if out.is_terminal else None, title_justify="left",
+                 show_edge=False, pad_edge=False)
+    money = set(money)
+    for name in columns:
+        grid.add_column(name, justify="right" if name in money else "left", no_wrap=name in money)
+    for row in rows:
+        grid.add_row(*("" if v is None else str(v) for v in row))
+    out.print(grid)
+
+
+def say(text: str) -> None:
+    console().print(text)
+
+
+# JSON shapes ------------------------------------------------------------------------------
+
+def _iso(value) -> str | None:
+    if value is None:
+        return None
+    return clock.to_iso(value) if isinstance(value, datetime) else value.isoformat()
+
+
+def line_json(line: Line) -> dict:
+    return {
+        "id": line.id, "contract": line.contract, "name": line.name, "customer": line.customer,
+        "billing_method": line.billing_method, "amount": format_amount(line.amount, line.currency),
+        "not_to_exceed": format_amount(line.not_to_exceed, line.currency), "currency": line.currency,
+        "project": line.project,
+    }
+
+
+def transaction_json(t: Transaction) -> dict:
+    return {
+        "id": t.id, "line_id": t.line.id, "contract": t.line.contract, "line": t.line.name,
+        "date": t.date.isoformat(), "amount": format_amount(t.amount, t.line.currency),
+        "currency": t.line.currency, "type": t.type,
+        "quantity": None if t.quantity is None else str(t.quantity), "description": t.description,
+        "invoice": t.invoice, "billed": t.invoice is not None,
+    }
+
+
+def milestone_json(m: Milestone) -> dict:
+    return {
+        "id": m.id, "kind": "milestone", "line_id": m.line.id, "contract": m.line.contract, "line": m.line.name,
+        "name": m.name, "date": m.date.isoformat(), "amount": format_amount(m.amount, m.line.currency),
+        "currency": m.line.currency, "percent": None if m.percent is None else str(m.percent),
+        "ready": m.ready, "status": milestone_status(m), "invoice": m.invoice,
+    }
+
+
+def milestone_status(m: Milestone) -> str:
+    if m.invoice:
+        return "invoiced"
+    return "not-run-yet" if m.ready else "not-ready"
+
+
+def schedule_json(entry: ScheduleEntry) -> dict:
+    s = entry.schedule
+    return {
+        "id": entry.id, "kind": "date", "line_id": entry.line.id, "contract": entry.line.contract,
+        "line": entry.line.name, "frequency": s.frequency, "rrule": s.rrule,
+        "dates": [d.isoformat() for d in s.dates] or None, "start": _iso(s.start), "end": _iso(s.end),
+        "next_run_date": _iso(entry.next_run_date), "processed_through": _iso(entry.processed_through),
+        "run_dates": [{"run_date": r.run_date.isoformat(), "status": r.status, "invoice": r.invoice}
+                      for r in entry.run_dates],
+    }
+
+
+def invoice_json(invoice: Invoice, details: bool = False) -> dict:
+    cur = invoice.currency
+    lines = []
+    for line in invoice.lines:
+        count_key = "milestones" if line.billing_method == FIXED_PRICE else "transactions"
+        item = {"line_id": line.line_id, "name": line.name, "billing_method": line.billing_method,
+                "amount": format_amount(line.amount, cur), count_key: line.items}
+        if details:
+            item["details"] = [milestone_json(d) if isinstance(d, Milestone) else transaction_json(d)
+                               for d in line.details]
+        lines.append(item)
+    return {
+        "number": invoice.number, "contract": invoice.contract, "customer": invoice.customer,
+        "run_date": invoice.run_date.isoformat(), "currency": cur, "total": format_amount(invoice.total, cur),
+        "status": invoice.status, "lines": lines,
+    }
+
+
+def skip_json(skip: Skip) -> dict:
+    return {"line_id": skip.line_id, "contract": skip.contract, "name": skip.name, "reason": skip.reason,
+            "run_date": _iso(skip.run_date), "detail": skip.detail}
+
+
+def run_result_json(result: RunResult) -> dict:
+    document = {"status": result.status, "run_date": result.run_date.isoformat()}
+    if result.status == "sleeping":
+        document["next_due"] = _iso(result.next_due)
+    document["invoices"] = [invoice_json(i) for i in result.invoices]
+    document["skipped"] = [skip_json(s) for s in result.skipped]
+    return document
+
+
+def run_json(run: Run) -> dict:
+    return {"id": run.id, "run_date": run.run_date.isoformat(), "started_at": _iso(run.started_at),
+            "ended_at": _iso(run.ended_at), "forced": run.forced, "workflow": run.workflow,
+            "invoices": list(run.invoices), "skipped": [skip_json(s) for s in run.skipped]}
+
+
+def job_json(status: JobStatus) -> dict:
+    job, instance = status.job, status.instance
+    return {
+        "id": job.id, "name": job.name, "job_type": job.job_type, "frequency": job.frequency,
+        "active": job.active, "workflow": instance.workflow if instance else None, "step": status.step,
+        "started_at": _iso(instance.started_at) if instance else None,
+        "last_end": _iso(instance.last_end) if instance else None,
+        "next_due": _iso(status.next_due), "stalled": status.stalled,
+    }
+
+
+# human output -----------------------------------------------------------------------------
+
+def show_lines(lines: list[Line]) -> None:
+    table(None, ["id", "contract", "line", "customer", "billing method", "amount", "not to exceed", "currency", "project"],
+          [[l.id, l.contract, l.name, l.customer, l.billing_method, format_amount(l.amount, l.currency),
+            format_amount(l.not_to_exceed, l.currency), l.currency, l.project] for l in lines],
+          money=["amount", "not to exceed"])
+
+
+def show_transactions(items: list[Transaction]) -> None:
+    table(None, ["id", "line", "contract", "date", "type", "quantity", "amount", "currency", "invoice", "description"],
+          [[t.id, t.line.id, t.line.contract, t.date, t.type, t.quantity, format_amount(t.amount, t.line.currency),
+            t.line.currency, t.invoice or "unbilled", t.description] for t in items],
+          money=["amount"])
+
+
+def show_jobs(statuses: list[JobStatus]) -> None:
+    table(None, ["job", "type", "frequency", "active", "workflow", "step", "last Process end", "next due", "stalled"],
+          [[s.job.name, s.job.job_type, s.job.frequency, "Yes" if s.job.active else "No",
+            s.instance.workflow if s.instance else "-", s.step or "-",
+            _iso(s.instance.last_end) if s.instance and s.instance.last_end else "-",
+            _iso(s.next_due) or "-", "STOPPED RUNNING" if s.stalled else "no"] for s in statuses])
+
+
+def show_invoices(invoices: list[Invoice]) -> None:
+    table(None, ["number", "contract", "customer", "run date", "lines", "total", "currency", "status"],
+          [[i.number or "(dry run)", i.contract, i.customer, i.run_date, len(i.lines),
+            format_amount(i.total, i.currency), i.currency, i.status] for i in invoices],
+          money=["total"])
+
+
+def show_invoice(invoice: Invoice) -> None:
+    cur = invoice.currency
+    say(f"Invoice {invoice.number}  ({invoice.status})")
+    say(f"Customer: {invoice.customer}    Contract: {invoice.contract}    Invoice run date: {invoice.run_date}")
+    rows = []
+    for line in invoice.lines:
+        rows.append([line.name, line.billing_method, "", "", format_amount(line.amount, cur)])
+        for d in line.details:
+            if isinstance(d, Milestone):
+                rows.append(["", f"  milestone {d.name}", d.date, "", format_amount(d.amount, cur)])
+            else:
+                rows.append(["", f"  {d.type} #{d.id}", d.date, d.description or "", format_amount(d.amount, cur)])
+    rows.append(["Total", "", "", "", format_amount(invoice.total, cur)])
+    table(None, ["line", "item", "date", "description", f"amount ({cur})"], rows, money=[f"amount ({cur})"])
+
+
+def show_skips(skips: Iterable[Skip]) -> None:
+    skips = list(skips)
+    if skips:
+        table("Skipped lines", ["line", "contract", "name", "reason", "run date", "detail"],
+              [[s.line_id, s.contract, s.name, s.reason, s.run_date, s.detail] for s in skips])
+
+
+def show_run_result(result: RunResult) -> None:
+    if result.status == "sleeping":
+        say(f"sleeping: a Process step already ran for {result.run_date} (or the workflow started "
+            f"sleeping on it); the next is due {result.next_due}. Use --force to run it anyway.")
+        return
+    word = "would create" if result.status == "dry-run" else "created"
+    say(f"Invoice run for {result.run_date}: {word} {len(result.invoices)} invoice(s)")
+    if result.invoices:
+        show_invoices(list(result.invoices))
+    show_skips(result.skipped)
+
+
+def show_runs(runs: list[Run]) -> None:
+    table(None, ["run", "run date", "ended", "workflow", "forced", "invoices", "skipped"],
+          [[r.id, r.run_date, _iso(r.ended_at), r.workflow, "yes" if r.forced else "",
+            _span(r.invoices), len(r.skipped)] for r in runs])
+
+
+def _span(numbers: tuple[str, ...]) -> str:
+    if not numbers:
+        return "none"
+    return numbers[0] if len(numbers) == 1 else f"{numbers[0]}..{numbers[-1]} ({len(numbers)})"
+
+
+def show_schedules(entries: list[ScheduleEntry], milestones: list[Milestone], shortfalls) -> None:
+    rows = []
+    for e in entries:
+        rows.append([e.id, e.line.id, e.line.contract, e.line.name, schedules.describe(e.schedule), "", "", ""])
+        for r in e.run_dates:
+            rows.append(["", "", "", "", f"  run date {r.run_date}", "", r.status, r.invoice or ""])
+    for m in milestones:
+        rows.append([m.id, m.line.id, m.line.contract, m.line.name, f"milestone {m.name} {m.date}",
+                     format_amount(m.amount, m.line.currency), milestone_status(m), m.invoice or ""])
+    table(None, ["id", "line", "contract", "line name", "schedule", "amount", "status", "invoice"], rows,
+          money=["amount"])
+    for line, value, planned in shortfalls:
+        say(f"line {line.id} ({line.contract} / {line.name}): milestones add up to "
+            f"{format_amount(planned, line.currency)} of its value {format_amount(value, line.currency)} "
+            f"(shortfall {format_amount(value - planned, line.currency)})")
+
+
+def date_text(value: date | None) -> str:
+    return "-" if value is None else value.isoformat()

@@ -1,0 +1,119 @@
+"""Invoice run dates from a date-based schedule, made by python-dateutil's rrule.
+
+Run dates are plain dates: no time of day, no time zone, no DST. Results are memoised
+by schedule, so a book of a hundred thousand lines on the same monthly schedule costs
+one rrule expansion per run."""
+
+import re
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+
+from invoicer.errors import InputError
+from invoicer.model import DateSchedule
+
+FREQUENCIES = ("daily", "weekly", "biweekly", "semimonthly", "monthly", "quarterly")
+
+# Searching a rule that may never match (FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30) is bounded.
+_HORIZON = timedelta(days=366 * 400)
+_TOO_FINE = re.compile(r"\b(BYHOUR|BYMINUTE|BYSECOND)\b")
+
+
+def make_schedule(frequency=None, rrule=None, dates=None, start=None, end=None) -> DateSchedule:
+    """Check a schedule as an operator entered it; refuse one that yields no run date."""
+    kinds = [k for k, v in (("--frequency", frequency), ("--rrule", rrule), ("--dates", dates)) if v]
+    if len(kinds) != 1:
+        raise InputError("schedule: give exactly one of --frequency, --rrule or --dates")
+    if dates:
+        if start or end:
+            raise InputError("dates: --start and --end do not apply to explicit --dates")
+        schedule = DateSchedule(dates=tuple(sorted(set(dates))))
+    else:
+        if start is None:
+            raise InputError(f"start: {kinds[0]} needs --start (the billing start date)")
+        if end is not None and end < start:
+            raise InputError(f"end: {end} is before the start {start}")
+        if frequency:
+            if frequency not in FREQUENCIES:
+                raise InputError(f"frequency: {frequency!r} is not one of {', '.join(FREQUENCIES)}")
+            schedule = DateSchedule(frequency=frequency, start=start, end=end)
+        else:
+            schedule = DateSchedule(rrule=_check_rrule(rrule, start), start=start, end=end)
+    if next_run_date(schedule, None) is None:
+        raise InputError("schedule: it yields no invoice run date at all")
+    return schedule
+
+
+def _check_rrule(text: str, start: date) -> str:
+    rule = text.strip().upper()
+    if rule.startswith("RRULE:"):
+        rule = rule[len("RRULE:"):]
+    if "DTSTART" in rule:
+        raise InputError("rrule: a rule may not carry a DTSTART of its own; --start sets it")
+    if "\n" in rule or ":" in rule:
+        raise InputError("rrule: give one RRULE, like FREQ=MONTHLY;BYMONTHDAY=7,-1")
+    if _TOO_FINE.search(rule):
+        raise InputError("rrule: BYHOUR, BYMINUTE and BYSECOND are finer than a day")
+    try:
+        parsed = _rule(DateSchedule(rrule=rule, start=start))
+    except (ValueError, TypeError) as error:
+        raise InputError(f"rrule: {text!r} is not a valid RFC 5545 rule ({error})") from None
+    if parsed._freq > 3:  # HOURLY, MINUTELY, SECONDLY
+        raise InputError("rrule: a rule finer than daily cannot make invoice run dates")
+    return rule
+
+
+@lru_cache(maxsize=4096)
+def _rule(schedule: DateSchedule):
+    from dateutil import rrule as rr
+
+    start = datetime.combine(schedule.start, time())
+    if schedule.rrule:
+        return rr.rrulestr(schedule.rrule, dtstart=start)
+    freq = schedule.frequency
+    if freq == "daily":
+        return rr.rrule(rr.DAILY, dtstart=start)
+    if freq in ("weekly", "biweekly"):
+        return rr.rrule(rr.WEEKLY, dtstart=start, interval=1 if freq == "weekly" else 2)
+    if freq == "semimonthly":
+        return rr.rrule(rr.MONTHLY, dtstart=start, bymonthday=(15, -1))
+    interval = 1 if freq == "monthly" else 3
+    day = schedule.start.day
+    if day >= 29:
+        # The 29th-31st fall on the last day of shorter months: the first of {day, last}.
+        return rr.rrule(rr.MONTHLY, dtstart=start, interval=interval, bymonthday=(day, -1), bysetpos=1)
+    return rr.rrule(rr.MONTHLY, dtstart=start, interval=interval, bymonthday=day)
+
+
+@lru_cache(maxsize=65536)
+def run_dates(schedule: DateSchedule, after: date | None, through: date) -> tuple[date, ...]:
+    """The run dates d with after < d <= through (and within start..end)."""
+    if schedule.end is not None:
+        through = min(through, schedule.end)
+    if schedule.dates:
+        return tuple(d for d in schedule.dates if (after is None or d > after) and d <= through)
+    low = schedule.start if after is None or after < schedule.start else after + timedelta(days=1)
+    if low > through:
+        return ()
+    found = _rule(schedule).between(datetime.combine(low, time()), datetime.combine(through, time()), inc=True)
+    return tuple(moment.date() for moment in found)
+
+
+@lru_cache(maxsize=65536)
+def next_run_date(schedule: DateSchedule, after: date | None) -> date | None:
+    """The first run date after `after` (the first of all when None), or None."""
+    if schedule.dates:
+        return next((d for d in schedule.dates if after is None or d > after), None)
+    low = schedule.start if after is None or after < schedule.start else after + timedelta(days=1)
+    if schedule.end is not None and low > schedule.end:
+        return None
+    high = schedule.end if schedule.end is not None else low + _HORIZON
+    moment = _rule(schedule).after(datetime.combine(low, time()), inc=True)
+    return moment.date() if moment is not None and moment.date() <= high else None
+
+
+def describe(schedule: DateSchedule) -> str:
+    if schedule.dates:
+        return "dates " + ", ".join(d.isoformat() for d in schedule.dates)
+    what = schedule.frequency or f"rrule {schedule.rrule}"
+    until = f" to {schedule.end}" if schedule.end else ""
+    return f"{what} from {schedule.start}{until}"

@@ -1,0 +1,875 @@
+"""The only module that speaks SQL: the schema and its migrations, the transactions every
+command runs in, and the reads and writes of the book, the batch job and the invoice run.
+
+Money is stored as integer minor units, dates as ISO text, moments as UTC ISO text."""
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+
+from sqlite_utils import Database
+
+from invoicer import clock
+from invoicer.errors import Conflict, DatabaseFileError, InvoicerError, NotFound
+from invoicer.model import (
+    FIXED_PRICE,
+    TIME_AND_MATERIAL,
+    DateSchedule,
+    Instance,
+    Invoice,
+    InvoiceLine,
+    Job,
+    Line,
+    Milestone,
+    Run,
+    Skip,
+    Transaction,
+)
+from invoicer.money import from_minor
+
+APPLICATION_ID = 0x494E5643  # "INVC": marks a file as an invoicer database
+BUSY_TIMEOUT_SECONDS = float(os.environ.get("INVOICER_BUSY_TIMEOUT", "10"))
+
+
+def _m001_initial(db: Database) -> None:
+    for statement in _SCHEMA_1.split(";\n"):
+        if statement.strip():
+            db.execute(statement)
+
+
+_SCHEMA_1 = """
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    job_type TEXT NOT NULL,
+    frequency TEXT NOT NULL,
+    active INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+CREATE TABLE workflow_instances (
+    id INTEGER PRIMARY KEY,
+    job_id INTEGER NOT NULL UNIQUE REFERENCES jobs(id),
+    workflow TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('running', 'stopped')),
+    started_at TEXT NOT NULL,
+    stopped_at TEXT
+) STRICT;
+CREATE UNIQUE INDEX one_running_instance ON workflow_instances(state) WHERE state = 'running';
+CREATE TABLE contracts (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    customer TEXT NOT NULL,
+    currency TEXT NOT NULL
+) STRICT;
+CREATE TABLE contract_lines (
+    id INTEGER PRIMARY KEY,
+    contract_id INTEGER NOT NULL REFERENCES contracts(id),
+    name TEXT NOT NULL,
+    billing_method TEXT NOT NULL CHECK (billing_method IN ('fixed-price', 'time-and-material')),
+    amount INTEGER,
+    not_to_exceed INTEGER,
+    project TEXT,
+    processed_through TEXT,
+    UNIQUE (contract_id, name)
+) STRICT;
+CREATE TABLE invoices (
+    id INTEGER PRIMARY KEY,
+    number TEXT NOT NULL UNIQUE,
+    contract_id INTEGER NOT NULL REFERENCES contracts(id),
+    run_date TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('draft', 'confirmed', 'cancelled')),
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    created_at TEXT NOT NULL,
+    changed_at TEXT
+) STRICT;
+CREATE INDEX invoices_by_run ON invoices(run_id);
+CREATE INDEX invoices_by_contract ON invoices(contract_id, run_date);
+CREATE TABLE invoice_lines (
+    id INTEGER PRIMARY KEY,
+    invoice_id INTEGER NOT NULL REFERENCES invoices(id),
+    line_id INTEGER NOT NULL REFERENCES contract_lines(id),
+    amount INTEGER NOT NULL,
+    items INTEGER NOT NULL
+) STRICT;
+CREATE INDEX invoice_lines_by_invoice ON invoice_lines(invoice_id);
+CREATE INDEX invoice_lines_by_line ON invoice_lines(line_id);
+CREATE TABLE schedules (
+    id INTEGER PRIMARY KEY,
+    line_id INTEGER NOT NULL REFERENCES contract_lines(id),
+    kind TEXT NOT NULL CHECK (kind IN ('dates', 'milestone')),
+    frequency TEXT,
+    rrule TEXT,
+    dates TEXT,
+    start TEXT,
+    "end" TEXT,
+    next_run_date TEXT,
+    name TEXT,
+    date TEXT,
+    amount INTEGER,
+    percent TEXT,
+    ready INTEGER,
+    invoice_line_id INTEGER REFERENCES invoice_lines(id)
+) STRICT;
+CREATE UNIQUE INDEX one_date_schedule_per_line ON schedules(line_id) WHERE kind = 'dates';
+CREATE INDEX milestones_by_line ON schedules(line_id) WHERE kind = 'milestone';
+CREATE INDEX date_schedules_due ON schedules(next_run_date) WHERE kind = 'dates';
+CREATE INDEX milestones_unbilled ON schedules(date) WHERE kind = 'milestone' AND invoice_line_id IS NULL;
+CREATE INDEX milestones_by_invoice_line ON schedules(invoice_line_id) WHERE invoice_line_id IS NOT NULL;
+CREATE TABLE transactions (
+    id INTEGER PRIMARY KEY,
+    line_id INTEGER NOT NULL REFERENCES contract_lines(id),
+    date TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    quantity TEXT,
+    description TEXT,
+    invoice_line_id INTEGER REFERENCES invoice_lines(id)
+) STRICT;
+CREATE INDEX transactions_unbilled ON transactions(line_id, date, id) WHERE invoice_line_id IS NULL;
+CREATE INDEX transactions_by_invoice_line ON transactions(invoice_line_id) WHERE invoice_line_id IS NOT NULL;
+CREATE TABLE cancelled_items (
+    invoice_line_id INTEGER NOT NULL REFERENCES invoice_lines(id),
+    transaction_id INTEGER REFERENCES transactions(id),
+    milestone_id INTEGER
+) STRICT;
+CREATE INDEX cancelled_items_by_invoice_line ON cancelled_items(invoice_line_id);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    instance_id INTEGER REFERENCES workflow_instances(id),
+    workflow TEXT,
+    run_date TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT NOT NULL,
+    forced INTEGER NOT NULL
+) STRICT;
+CREATE INDEX runs_by_date ON runs(run_date);
+CREATE INDEX runs_by_instance ON runs(instance_id, ended_at);
+CREATE TABLE run_skips (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    line_id INTEGER NOT NULL REFERENCES contract_lines(id),
+    reason TEXT NOT NULL,
+    run_date TEXT,
+    detail TEXT
+) STRICT;
+CREATE INDEX run_skips_by_run ON run_skips(run_id);
+CREATE TABLE counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) STRICT;
+INSERT INTO counters (name, value) VALUES ('invoice_number', 0)
+"""
+
+# Numbered migrations, applied in order; each one's number is recorded in `migrations`
+# and in PRAGMA user_version. Append, never edit.
+MIGRATIONS = [_m001_initial]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Store:
+    """One open database. Use `writing()` or `reading()` around each command."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.conn = _connect(path)
+        self.db = Database(self.conn, execute_plugins=False, recursive_triggers=False)
+        self._prepare()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # transactions --------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self, rollback: bool = False) -> Iterator["Store"]:
+        """One write transaction; `rollback=True` runs it and writes nothing (dry runs)."""
+        with self._translated():
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("ROLLBACK" if rollback else "COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator["Store"]:
+        with self._translated():
+            self.conn.execute("BEGIN")
+            try:
+                yield self
+            finally:
+                self.conn.execute("ROLLBACK")
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """sqlite3's failures, said as the user's problem; "database is locked" never raw."""
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            message = str(error)
+            if "locked" in message or "busy" in message:
+                raise Conflict(
+                    f"another invoicer command is writing to {self.path}; "
+                    f"gave up waiting after {BUSY_TIMEOUT_SECONDS:g} s, try again"
+                ) from None
+            if "readonly" in message or "read-only" in message:
+                raise DatabaseFileError(f"{self.path} is read-only: cannot write to it") from None
+            if "disk" in message or "full" in message or "I/O" in message:
+                raise DatabaseFileError(f"cannot write to {self.path}: {message}") from None
+            raise
+        except sqlite3.DatabaseError as error:
+            if "malformed" in str(error) or "not a database" in str(error):
+                raise DatabaseFileError(f"{self.path} is damaged: {error}") from None
+            raise
+
+    # schema ----------------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        with self._opening():
+            app_id, version, objects = self._identity()
+            if app_id == APPLICATION_ID and version == SCHEMA_VERSION:
+                return
+            self._check_identity(app_id, version, objects)
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                app_id, version, objects = self._identity()
+                self._check_identity(app_id, version, objects)
+                if version == 0:
+                    self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    self.db.execute(
+                        "CREATE TABLE migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT"
+                    )
+                for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+                    migration(self.db)
+                    self.db["migrations"].insert(
+                        {"version": number, "name": migration.__name__, "applied_at": clock.stamp()}
+                    )
+                    self.db.execute(f"PRAGMA user_version = {number}")
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            if version == 0:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+
+    @contextmanager
+    def _opening(self) -> Iterator[None]:
+        try:
+            with self._translated():
+                yield
+        except sqlite3.DatabaseError as error:
+            raise DatabaseFileError(f"cannot open {self.path}: {error}") from None
+
+    def _identity(self) -> tuple[int, int, int]:
+        app_id = self.conn.execute("PRAGMA application_id").fetchone()[0]
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        objects = self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        return app_id, version, objects
+
+    def _check_identity(self, app_id: int, version: int, objects: int) -> None:
+        if app_id == APPLICATION_ID:
+            if version > SCHEMA_VERSION:
+                raise DatabaseFileError(
+                    f"{self.path} was written by a newer invoicer (schema {version}; "
+                    f"this one knows up to {SCHEMA_VERSION}): upgrade invoicer"
+                )
+        elif app_id != 0 or objects:
+            raise DatabaseFileError(f"{self.path} is not an invoicer database")
+
+    # jobs and workflow instances ---------------------------------------------------------
+
+    def add_job(self, name: str, job_type: str, frequency: str, active: bool) -> Job:
+        if self._one("SELECT id FROM jobs WHERE name = ?", [name]):
+            raise InvoicerError(f"name: a job named {name!r} already exists")
+        self.db["jobs"].insert(
+            {"name": name, "job_type": job_type, "frequency": frequency,
+             "active": int(active), "created_at": clock.stamp()}
+        )
+        return self.job(name)
+
+    def jobs(self) -> list[Job]:
+        return [_job(row) for row in self.db.query("SELECT * FROM jobs ORDER BY name")]
+
+    def job(self, name: str) -> Job:
+        row = self._one("SELECT * FROM jobs WHERE name = ?", [name])
+        if row is None:
+            raise NotFound(f"no job named {name!r} (see `invoicer job list`)")
+        return _job(row)
+
+    def set_job_active(self, job: Job, active: bool) -> None:
+        self.db.execute("UPDATE jobs SET active = ? WHERE id = ?", [int(active), job.id])
+
+    _INSTANCE = """
+        SELECT w.*, j.name AS job_name, j.active AS job_active,
+               (SELECT max(r.ended_at) FROM runs r
+                 WHERE r.instance_id = w.id AND r.ended_at >= w.started_at) AS last_end
+          FROM workflow_instances w JOIN jobs j ON j.id = w.job_id
+    """
+
+    def instance(self, job: Job) -> Instance | None:
+        row = self._one(self._INSTANCE + " WHERE w.job_id = ?", [job.id])
+        return _instance(row) if row else None
+
+    def running_instance(self) -> Instance | None:
+        row = self._one(self._INSTANCE + " WHERE w.state = 'running'", [])
+        return _instance(row) if row else None
+
+    def start_instance(self, job: Job, workflow: str) -> None:
+        """A fresh start: a job's one instance row is (re)used, started now."""
+        self.db.execute(
+            """INSERT INTO workflow_instances (job_id, workflow, state, started_at)
+               VALUES (?, ?, 'running', ?)
+               ON CONFLICT (job_id) DO UPDATE SET workflow = excluded.workflow,
+                   state = 'running', started_at = excluded.started_at, stopped_at = NULL""",
+            [job.id, workflow, clock.stamp()],
+        )
+
+    def stop_instance(self, instance: Instance) -> None:
+        self.db.execute(
+            "UPDATE workflow_instances SET state = 'stopped', stopped_at = ? WHERE id = ?",
+            [clock.stamp(), instance.id],
+        )
+
+    # contracts and lines --------------------------------------------------------------
+
+    def contract(self, name: str) -> dict | None:
+        return self._one("SELECT * FROM contracts WHERE name = ?", [name])
+
+    def add_contract(self, name: str, customer: str, currency: str) -> int:
+        return self.db["contracts"].insert({"name": name, "customer": customer, "currency": currency}).last_pk
+
+    def add_line(self, contract_id: int, name: str, billing_method: str, amount: int | None,
+                 not_to_exceed: int | None, project: str | None) -> int:
+        return self.db["contract_lines"].insert(
+            {"contract_id": contract_id, "name": name, "billing_method": billing_method,
+             "amount": amount, "not_to_exceed": not_to_exceed, "project": project}
+        ).last_pk
+
+    def update_line(self, line_id: int, changes: dict) -> None:
+        if changes:
+            self.db["contract_lines"].update(line_id, changes)
+
+    _LINE = """
+        SELECT l.*, c.name AS contract, c.customer, c.currency
+          FROM contract_lines l JOIN contracts c ON c.id = l.contract_id
+    """
+
+    def line(self, line_id: int) -> Line:
+        row = self._one(self._LINE + " WHERE l.id = ?", [line_id])
+        if row is None:
+            raise NotFound(f"line_id: no contract line with id {line_id} (see `invoicer contract list`)")
+        return _line(row)
+
+    def line_by_name(self, contract: str, name: str) -> Line:
+        row = self._one(self._LINE + " WHERE c.name = ? AND l.name = ?", [contract, name])
+        if row is None:
+            raise NotFound(f"line: contract {contract!r} has no line named {name!r}")
+        return _line(row)
+
+    def line_exists(self, contract_id: int, name: str) -> bool:
+        return bool(self._one("SELECT 1 FROM contract_lines WHERE contract_id = ? AND name = ?", [contract_id, name]))
+
+    def lines(self, contract: str | None = None) -> list[Line]:
+        where, params = ("WHERE c.name = ?", [contract]) if contract else ("", [])
+        return [_line(row) for row in self.db.query(self._LINE + f" {where} ORDER BY c.name, l.id", params)]
+
+    def billed_minor(self, line_id: int) -> int:
+        """What a line has billed on invoices not cancelled."""
+        return self._one(
+            """SELECT coalesce(sum(il.amount), 0) AS total FROM invoice_lines il
+                 JOIN invoices i ON i.id = il.invoice_id
+                WHERE il.line_id = ? AND i.status != 'cancelled'""",
+            [line_id],
+        )["total"]
+
+    # schedules and milestones ---------------------------------------------------------
+
+    def processed_through(self, line_id: int) -> date | None:
+        """The latest invoice run date processed for the line (kept when its schedule is
+        replaced, so that run dates already processed are never run again)."""
+        return _date(self._one("SELECT processed_through FROM contract_lines WHERE id = ?", [line_id])["processed_through"])
+
+    def date_schedule(self, line_id: int) -> dict | None:
+        return self._one("SELECT * FROM schedules WHERE line_id = ? AND kind = 'dates'", [line_id])
+
+    def remove_schedule(self, schedule_id: int) -> None:
+        self.db.execute("DELETE FROM schedules WHERE id = ?", [schedule_id])
+
+    def add_date_schedule(self, line_id: int, schedule: DateSchedule, next_run_date: date | None) -> int:
+        return self.db["schedules"].insert(
+            {"line_id": line_id, "kind": "dates", "frequency": schedule.frequency,
+             "rrule": schedule.rrule, "dates": ",".join(d.isoformat() for d in schedule.dates) or None,
+             "start": _iso(schedule.start), "end": _iso(schedule.end),
+             "next_run_date": _iso(next_run_date)}
+        ).last_pk
+
+    def add_milestone(self, line_id: int, name: str, when: date, amount: int,
+                      percent: Decimal | None, ready: bool) -> int:
+        return self.db["schedules"].insert(
+            {"line_id": line_id, "kind": "milestone", "name": name, "date": when.isoformat(),
+             "amount": amount, "percent": None if percent is None else str(percent), "ready": int(ready)}
+        ).last_pk
+
+    def schedule_row(self, schedule_id: int) -> dict:
+        row = self._one("SELECT * FROM schedules WHERE id = ?", [schedule_id])
+        if row is None:
+            raise NotFound(f"id: no schedule or milestone with id {schedule_id} (see `invoicer schedule list`)")
+        return row
+
+    def set_milestone_ready(self, milestone_id: int) -> None:
+        self.db.execute("UPDATE schedules SET ready = 1 WHERE id = ?", [milestone_id])
+
+    def milestone_totals(self, line_id: int) -> tuple[int, Decimal, int]:
+        """(sum of amounts, sum of percents of percent milestones, sum of amounts of the others)."""
+        rows = list(self.db.query(
+            "SELECT amount, percent FROM schedules WHERE line_id = ? AND kind = 'milestone'", [line_id]))
+        total = sum(r["amount"] for r in rows)
+        percents = sum((Decimal(r["percent"]) for r in rows if r["percent"] is not None), Decimal(0))
+        fixed = sum(r["amount"] for r in rows if r["percent"] is None)
+        return total, percents, fixed
+
+    def has_milestones(self, line_id: int) -> bool:
+        return bool(self._one("SELECT 1 FROM schedules WHERE line_id = ? AND kind = 'milestone'", [line_id]))
+
+    _MILESTONE = """
+        SELECT m.*, i.number AS invoice, i.status AS invoice_status
+          FROM schedules m
+          LEFT JOIN invoice_lines il ON il.id = m.invoice_line_id
+          LEFT JOIN invoices i ON i.id = il.invoice_id
+         WHERE m.kind = 'milestone'
+    """
+
+    def milestones(self, line: Line) -> list[Milestone]:
+        rows = self.db.query(self._MILESTONE + " AND m.line_id = ? ORDER BY m.date, m.id", [line.id])
+        return [_milestone(row, line) for row in rows]
+
+    def milestone(self, milestone_id: int) -> Milestone:
+        row = self._one(self._MILESTONE + " AND m.id = ?", [milestone_id])
+        if row is None:
+            raise NotFound(f"id: no milestone with id {milestone_id} (see `invoicer schedule list`)")
+        return _milestone(row, self.line(row["line_id"]))
+
+    def date_schedules(self, line_id: int | None) -> list[dict]:
+        where, params = ("AND s.line_id = ?", [line_id]) if line_id else ("", [])
+        return list(self.db.query(
+            f"""SELECT s.*, l.processed_through FROM schedules s
+                  JOIN contract_lines l ON l.id = s.line_id
+                 WHERE s.kind = 'dates' {where} ORDER BY s.line_id""", params))
+
+    def invoices_by_run_date(self, line_id: int) -> dict[str, tuple[str, str]]:
+        """run date -> (invoice number, status) of the line's invoices, drafts and confirmed
+        over cancelled ones."""
+        found: dict[str, tuple[str, str]] = {}
+        for row in self.db.query(
+            """SELECT i.run_date, i.number, i.status FROM invoice_lines il
+                 JOIN invoices i ON i.id = il.invoice_id
+                WHERE il.line_id = ? ORDER BY i.status = 'cancelled' DESC, i.id""", [line_id]):
+            found[row["run_date"]] = (row["number"], row["status"])
+        return found
+
+    # transactions ---------------------------------------------------------------------
+
+    _INSERT_TRANSACTION = """INSERT INTO transactions (line_id, date, amount, type, quantity, description)
+                             VALUES (:line_id, :date, :amount, :type, :quantity, :description)"""
+
+    def add_transaction(self, row: dict) -> int:
+        return self.conn.execute(self._INSERT_TRANSACTION, row).lastrowid
+
+    def add_transactions(self, rows: Iterable[dict]) -> None:
+        self.conn.executemany(self._INSERT_TRANSACTION, rows)
+
+    _TRANSACTION = """
+        SELECT t.*, i.number AS invoice FROM transactions t
+          LEFT JOIN invoice_lines il ON il.id = t.invoice_line_id
+          LEFT JOIN invoices i ON i.id = il.invoice_id
+    """
+
+    def transaction(self, transaction_id: int) -> Transaction:
+        row = self._one(self._TRANSACTION + " WHERE t.id = ?", [transaction_id])
+        if row is None:
+            raise NotFound(f"id: no transaction with id {transaction_id}")
+        return _transaction(row, self.line(row["line_id"]))
+
+    def transactions(self, line_id: int | None, unbilled: bool) -> Iterator[Transaction]:
+        clauses, params = [], []
+        if line_id:
+            clauses.append("t.line_id = ?")
+            params.append(line_id)
+        if unbilled:
+            clauses.append("t.invoice_line_id IS NULL")
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        lines: dict[int, Line] = {}
+        for row in self.db.query(self._TRANSACTION + f" {where} ORDER BY t.date, t.id", params):
+            line = lines.get(row["line_id"]) or lines.setdefault(row["line_id"], self.line(row["line_id"]))
+            yield _transaction(row, line)
+
+    def delete_transaction(self, transaction_id: int) -> None:
+        self.db.execute("DELETE FROM transactions WHERE id = ?", [transaction_id])
+
+    # invoices -------------------------------------------------------------------------
+
+    _INVOICE = """
+        SELECT i.*, c.name AS contract, c.customer, c.currency FROM invoices i
+          JOIN contracts c ON c.id = i.contract_id
+    """
+
+    def invoice_row(self, number: str) -> dict:
+        row = self._one(self._INVOICE + " WHERE i.number = ?", [number])
+        if row is None:
+            raise NotFound(f"number: no invoice {number!r} (see `invoicer invoice list`)")
+        return row
+
+    def invoices(self, status: str | None = None, contract: str | None = None, run_id: int | None = None,
+                 number: str | None = None, details: bool = False) -> list[Invoice]:
+        clauses, params = [], []
+        for column, value in (("i.status", status), ("c.name", contract), ("i.run_id", run_id),
+                              ("i.number", number)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        rows = list(self.db.query(self._INVOICE + f" {where} ORDER BY i.id", params))
+        if not rows:
+            return []
+        lines_by_invoice: dict[int, list[InvoiceLine]] = {}
+        for row in self.db.query(
+            f"""SELECT il.*, l.name, l.billing_method, c.currency FROM invoice_lines il
+                  JOIN contract_lines l ON l.id = il.line_id
+                  JOIN contracts c ON c.id = l.contract_id
+                 WHERE il.invoice_id IN (SELECT i.id FROM invoices i JOIN contracts c ON c.id = i.contract_id {where})
+                 ORDER BY il.invoice_id, il.line_id""", params):
+            lines_by_invoice.setdefault(row["invoice_id"], []).append(
+                InvoiceLine(
+                    line_id=row["line_id"], name=row["name"], billing_method=row["billing_method"],
+                    amount=from_minor(row["amount"], row["currency"]), items=row["items"],
+                    details=tuple(self._details(row)) if details else (),
+                )
+            )
+        return [
+            Invoice(number=r["number"], contract=r["contract"], customer=r["customer"],
+                    run_date=date.fromisoformat(r["run_date"]), currency=r["currency"],
+                    status=r["status"], lines=tuple(lines_by_invoice.get(r["id"], ())))
+            for r in rows
+        ]
+
+    def _details(self, invoice_line: dict) -> Iterator:
+        line = self.line(invoice_line["line_id"])
+        if line.billing_method == FIXED_PRICE:
+            rows = self.db.query(
+                """SELECT m.*, NULL AS invoice, NULL AS invoice_status FROM schedules m
+                    WHERE m.invoice_line_id = :il
+                       OR m.id IN (SELECT milestone_id FROM cancelled_items WHERE invoice_line_id = :il)
+                    ORDER BY m.date, m.id""", {"il": invoice_line["id"]})
+            return (_milestone(row, line) for row in rows)
+        rows = self.db.query(
+            """SELECT t.*, NULL AS invoice FROM transactions t
+                WHERE t.invoice_line_id = :il
+                   OR t.id IN (SELECT transaction_id FROM cancelled_items WHERE invoice_line_id = :il)
+                ORDER BY t.date, t.id""", {"il": invoice_line["id"]})
+        return (_transaction(row, line) for row in rows)
+
+    def set_invoice_status(self, invoice_id: int, status: str) -> None:
+        self.db.execute("UPDATE invoices SET status = ?, changed_at = ? WHERE id = ?",
+                        [status, clock.stamp(), invoice_id])
+
+    def release_invoice_items(self, invoice_id: int) -> None:
+        """A cancelled draft's transactions and milestones become billable again; the
+        invoice keeps a record of what it held."""
+        lines = "SELECT id FROM invoice_lines WHERE invoice_id = :invoice"
+        self.db.execute(
+            f"""INSERT INTO cancelled_items (invoice_line_id, transaction_id)
+                SELECT invoice_line_id, id FROM transactions WHERE invoice_line_id IN ({lines})""",
+            {"invoice": invoice_id})
+        self.db.execute(
+            f"""INSERT INTO cancelled_items (invoice_line_id, milestone_id)
+                SELECT invoice_line_id, id FROM schedules WHERE invoice_line_id IN ({lines})""",
+            {"invoice": invoice_id})
+        self.db.execute(f"UPDATE transactions SET invoice_line_id = NULL WHERE invoice_line_id IN ({lines})",
+                        {"invoice": invoice_id})
+        self.db.execute(f"UPDATE schedules SET invoice_line_id = NULL WHERE invoice_line_id IN ({lines})",
+                        {"invoice": invoice_id})
+
+    # the invoice run --------------------------------------------------------------------
+
+    def has_run_for(self, run_date: date) -> bool:
+        return bool(self._one("SELECT 1 FROM runs WHERE run_date = ?", [run_date.isoformat()]))
+
+    def latest_run_date(self) -> date | None:
+        row = self._one("SELECT max(run_date) AS latest FROM runs", [])
+        return _date(row["latest"])
+
+    def due_date_schedules(self, run_date: date) -> Iterator[dict]:
+        return self.db.query(
+            """SELECT s.id, s.line_id, s.frequency, s.rrule, s.dates, s.start, s."end",
+                      l.processed_through
+                 FROM schedules s JOIN contract_lines l ON l.id = s.line_id
+                WHERE s.kind = 'dates' AND s.next_run_date <= ?""", [run_date.isoformat()])
+
+    def begin_run(self, instance: Instance, run_date: date, forced: bool) -> int:
+        now = clock.stamp()
+        return self.db["runs"].insert(
+            {"instance_id": instance.id, "workflow": instance.workflow, "run_date": run_date.isoformat(),
+             "started_at": now, "ended_at": now, "forced": int(forced)}
+        ).last_pk
+
+    def end_run(self, run_id: int) -> None:
+        self.db.execute("UPDATE runs SET ended_at = ? WHERE id = ?", [clock.stamp(), run_id])
+
+    def stage_due_run_dates(self, due: Iterable[tuple[int, str, str]],
+                            advanced: Iterable[tuple[int, int, str, str | None]]) -> None:
+        """Load the run's due (line, run date, cut-off) rows, and move each due schedule
+        on: (schedule id, line id, processed through, next run date)."""
+        self.db.execute("DROP TABLE IF EXISTS temp.due")
+        self.db.execute("DROP TABLE IF EXISTS temp.advanced")
+        self.db.execute(
+            "CREATE TEMP TABLE due (line_id INTEGER, run_date TEXT, cutoff TEXT, PRIMARY KEY (line_id, run_date)) WITHOUT ROWID")
+        self.db.execute(
+            "CREATE TEMP TABLE advanced (schedule_id INTEGER PRIMARY KEY, line_id INTEGER, processed_through TEXT, next_run_date TEXT)")
+        self.conn.executemany("INSERT INTO temp.due VALUES (?, ?, ?)", due)
+        self.conn.executemany("INSERT INTO temp.advanced VALUES (?, ?, ?, ?)", advanced)
+        self.db.execute(
+            """UPDATE schedules SET next_run_date = a.next_run_date FROM temp.advanced a
+                WHERE schedules.id = a.schedule_id""")
+        self.db.execute(
+            """UPDATE contract_lines SET processed_through = a.processed_through FROM temp.advanced a
+                WHERE contract_lines.id = a.line_id""")
+
+    def stage_billable(self, run_date: date, latest_run_date: date | None) -> None:
+        """Every item this run may bill, each with its invoice run date: unbilled
+        transactions on or before a due run date's cut-off (the earliest such run date),
+        and ready milestones dated on or before the run date."""
+        self.db.execute("DROP TABLE IF EXISTS temp.due_lines")
+        self.db.execute("DROP TABLE IF EXISTS temp.billable")
+        self.db.execute(
+            """CREATE TEMP TABLE due_lines AS
+               SELECT line_id, count(*) AS n, min(run_date) AS first_run_date, max(cutoff) AS last_cutoff
+                 FROM temp.due GROUP BY line_id""")
+        self.db.execute(
+            """CREATE TEMP TABLE billable (kind TEXT NOT NULL, item_id INTEGER NOT NULL, line_id INTEGER NOT NULL,
+                   run_date TEXT NOT NULL, date TEXT NOT NULL, amount INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 0)""")
+        self.db.execute(
+            """INSERT INTO temp.billable (kind, item_id, line_id, run_date, date, amount)
+               SELECT 't', t.id, t.line_id,
+                      CASE WHEN d.n = 1 THEN d.first_run_date
+                           ELSE (SELECT min(x.run_date) FROM temp.due x
+                                  WHERE x.line_id = t.line_id AND x.cutoff >= t.date) END,
+                      t.date, t.amount
+                 FROM temp.due_lines d
+                 JOIN contract_lines l ON l.id = d.line_id AND l.billing_method = 'time-and-material'
+                 JOIN transactions t ON t.line_id = d.line_id
+                WHERE t.invoice_line_id IS NULL AND t.date <= d.last_cutoff""")
+        self.db.execute(
+            """INSERT INTO temp.billable (kind, item_id, line_id, run_date, date, amount)
+               SELECT 'm', m.id, m.line_id,
+                      CASE WHEN :latest IS NULL OR m.date > :latest THEN m.date ELSE :run_date END,
+                      m.date, m.amount
+                 FROM schedules m JOIN contract_lines l ON l.id = m.line_id AND l.billing_method = 'fixed-price'
+                WHERE m.kind = 'milestone' AND m.invoice_line_id IS NULL AND m.ready = 1
+                  AND m.date <= :run_date""",
+            {"latest": _iso(latest_run_date), "run_date": run_date.isoformat()})
+
+    def lines_over_cap(self) -> list[tuple[int, int]]:
+        """(line id, headroom) of the capped lines whose billable transactions add up to
+        more than what their not-to-exceed limit has left."""
+        rows = self.db.query(
+            """SELECT b.line_id, l.not_to_exceed - coalesce(
+                          (SELECT sum(il.amount) FROM invoice_lines il JOIN invoices i ON i.id = il.invoice_id
+                            WHERE il.line_id = b.line_id AND i.status != 'cancelled'), 0) AS headroom,
+                      sum(b.amount) AS wanted
+                 FROM temp.billable b JOIN contract_lines l ON l.id = b.line_id
+                WHERE b.kind = 't' AND l.not_to_exceed IS NOT NULL
+                GROUP BY b.line_id HAVING wanted > headroom""")
+        return [(row["line_id"], row["headroom"]) for row in rows]
+
+    def billable_transactions(self, line_id: int) -> list[tuple[int, int]]:
+        """(transaction id, amount) in billing order: by transaction date, then entry."""
+        return [(row["item_id"], row["amount"]) for row in self.db.query(
+            "SELECT item_id, amount FROM temp.billable WHERE kind = 't' AND line_id = ? ORDER BY date, item_id",
+            [line_id])]
+
+    def hold_transactions(self, transaction_ids: Iterable[int]) -> None:
+        self.conn.executemany("UPDATE temp.billable SET held = 1 WHERE kind = 't' AND item_id = ?",
+                              ((i,) for i in transaction_ids))
+
+    def write_invoices(self, run_id: int) -> None:
+        """One invoice per contract and invoice run date, numbered in order of run date,
+        then contract name; one invoice line per contract line; each item linked to it."""
+        now = clock.stamp()
+        base = self._one("SELECT value FROM counters WHERE name = 'invoice_number'", [])["value"]
+        self.db.execute(
+            """INSERT INTO invoices (number, contract_id, run_date, status, run_id, created_at)
+               SELECT printf('INV-%06d', :base + row_number() OVER (ORDER BY k.run_date, c.name)),
+                      k.contract_id, k.run_date, 'draft', :run_id, :now
+                 FROM (SELECT DISTINCT l.contract_id, b.run_date FROM temp.billable b
+                         JOIN contract_lines l ON l.id = b.line_id WHERE b.held = 0) k
+                 JOIN contracts c ON c.id = k.contract_id
+                ORDER BY k.run_date, c.name""",
+            {"base": base, "run_id": run_id, "now": now})
+        self.db.execute(
+            "UPDATE counters SET value = value + (SELECT count(*) FROM invoices WHERE run_id = ?) WHERE name = 'invoice_number'",
+            [run_id])
+        self.db.execute(
+            """INSERT INTO invoice_lines (invoice_id, line_id, amount, items)
+               SELECT i.id, b.line_id, sum(b.amount), count(*)
+                 FROM temp.billable b
+                 JOIN contract_lines l ON l.id = b.line_id
+                 JOIN invoices i ON i.run_id = :run_id AND i.contract_id = l.contract_id AND i.run_date = b.run_date
+                WHERE b.held = 0
+                GROUP BY i.id, b.line_id ORDER BY i.id, b.line_id""", {"run_id": run_id})
+        self.db.execute("DROP TABLE IF EXISTS temp.placed")
+        self.db.execute(
+            """CREATE TEMP TABLE placed (line_id INTEGER, run_date TEXT, invoice_line_id INTEGER,
+                                          PRIMARY KEY (line_id, run_date)) WITHOUT ROWID""")
+        self.db.execute(
+            """INSERT INTO temp.placed SELECT il.line_id, i.run_date, il.id
+                 FROM invoices i JOIN invoice_lines il ON il.invoice_id = i.id WHERE i.run_id = ?""", [run_id])
+        for kind, table in (("t", "transactions"), ("m", "schedules")):
+            self.db.execute(
+                f"""UPDATE {table} SET invoice_line_id = p.invoice_line_id
+                      FROM temp.billable b JOIN temp.placed p ON p.line_id = b.line_id AND p.run_date = b.run_date
+                     WHERE b.kind = '{kind}' AND b.held = 0 AND {table}.id = b.item_id""")
+
+    def write_skips(self, run_id: int, run_date: date) -> None:
+        """The lines batch invoicing passed over in this run, and why."""
+        params = {"run_id": run_id, "run_date": run_date.isoformat()}
+        statements = [
+            # A time-and-material line needs a date-based invoice schedule.
+            """SELECT l.id, 'no-schedule', NULL, NULL FROM contract_lines l
+                WHERE l.billing_method = 'time-and-material'
+                  AND NOT EXISTS (SELECT 1 FROM schedules s WHERE s.line_id = l.id AND s.kind = 'dates')""",
+            # A fixed-price line needs milestones.
+            """SELECT l.id, 'no-milestones', NULL, NULL FROM contract_lines l
+                WHERE l.billing_method = 'fixed-price'
+                  AND NOT EXISTS (SELECT 1 FROM schedules s WHERE s.line_id = l.id AND s.kind = 'milestone')""",
+            # A run date came with nothing to bill.
+            """SELECT d.line_id, 'no-transactions', d.run_date, NULL FROM temp.due d
+                 JOIN contract_lines l ON l.id = d.line_id AND l.billing_method = 'time-and-material'
+                WHERE NOT EXISTS (SELECT 1 FROM temp.billable b WHERE b.line_id = d.line_id AND b.run_date = d.run_date)""",
+            """SELECT line_id, 'over-not-to-exceed', max(run_date),
+                      count(*) || ' transaction(s) held back by the not-to-exceed limit'
+                 FROM temp.billable WHERE held = 1 GROUP BY line_id""",
+            """SELECT m.line_id, 'milestone-not-ready', :run_date,
+                      group_concat(m.name || ' (' || m.date || ')', ', ')
+                 FROM schedules m
+                WHERE m.kind = 'milestone' AND m.invoice_line_id IS NULL AND m.ready = 0 AND m.date <= :run_date
+                GROUP BY m.line_id""",
+            # Unbilled transactions on a line whose schedule has no run date left.
+            """SELECT s.line_id, 'schedule-ended', NULL,
+                      count(*) || ' unbilled transaction(s) and no invoice run date left'
+                 FROM schedules s JOIN transactions t ON t.line_id = s.line_id AND t.invoice_line_id IS NULL
+                WHERE s.kind = 'dates' AND s.next_run_date IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM temp.billable b WHERE b.kind = 't' AND b.item_id = t.id AND b.held = 0)
+                GROUP BY s.line_id""",
+        ]
+        for select in statements:
+            self.db.execute(
+                f"INSERT INTO run_skips (run_id, line_id, reason, run_date, detail) SELECT :run_id, * FROM ({select})",
+                params)
+
+    def run_skips(self, run_id: int) -> list[Skip]:
+        return [
+            Skip(line_id=r["line_id"], contract=r["contract"], name=r["name"], reason=r["reason"],
+                 run_date=_date(r["run_date"]), detail=r["detail"])
+            for r in self.db.query(
+                """SELECT s.*, l.name, c.name AS contract FROM run_skips s
+                     JOIN contract_lines l ON l.id = s.line_id JOIN contracts c ON c.id = l.contract_id
+                    WHERE s.run_id = ? ORDER BY c.name, s.line_id, s.run_date""", [run_id])
+        ]
+
+    def runs(self, limit: int | None = None) -> list[Run]:
+        rows = list(self.db.query(
+            "SELECT * FROM runs ORDER BY id DESC" + (" LIMIT ?" if limit else ""), [limit] if limit else []))
+        return [
+            Run(id=r["id"], run_date=date.fromisoformat(r["run_date"]),
+                started_at=clock.from_stamp(r["started_at"]), ended_at=clock.from_stamp(r["ended_at"]),
+                forced=bool(r["forced"]), workflow=r["workflow"],
+                invoices=tuple(x["number"] for x in self.db.query(
+                    "SELECT number FROM invoices WHERE run_id = ? ORDER BY id", [r["id"]])),
+                skipped=tuple(self.run_skips(r["id"])))
+            for r in reversed(rows)
+        ]
+
+    # helpers ------------------------------------------------------------------------------
+
+    def _one(self, sql: str, params) -> dict | None:
+        return next(iter(self.db.query(sql, params)), None)
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise DatabaseFileError(f"cannot open {path}: the directory {folder} does not exist")
+    if os.path.isdir(path):
+        raise DatabaseFileError(f"cannot open {path}: it is a directory")
+    if not os.path.exists(path) and not os.access(folder, os.W_OK):
+        raise DatabaseFileError(f"cannot create {path}: the directory {folder} is not writable")
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = FULL")
+    except sqlite3.DatabaseError as error:
+        raise DatabaseFileError(f"cannot open {path}: {error}") from None
+    return conn
+
+
+def _iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _date(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
+
+
+def _job(row: dict) -> Job:
+    return Job(id=row["id"], name=row["name"], job_type=row["job_type"], frequency=row["frequency"],
+               active=bool(row["active"]))
+
+
+def _instance(row: dict) -> Instance:
+    return Instance(id=row["id"], job_id=row["job_id"], job_name=row["job_name"],
+                    job_active=bool(row["job_active"]), workflow=row["workflow"],
+                    running=row["state"] == "running", started_at=clock.from_stamp(row["started_at"]),
+                    last_end=clock.from_stamp(row["last_end"]))
+
+
+def _line(row: dict) -> Line:
+    currency = row["currency"]
+    return Line(
+        id=row["id"], contract=row["contract"], customer=row["customer"], currency=currency,
+        name=row["name"], billing_method=row["billing_method"],
+        amount=None if row["amount"] is None else from_minor(row["amount"], currency),
+        not_to_exceed=None if row["not_to_exceed"] is None else from_minor(row["not_to_exceed"], currency),
+        project=row["project"],
+    )
+
+
+def _milestone(row: dict, line: Line) -> Milestone:
+    return Milestone(
+        id=row["id"], line=line, name=row["name"], date=date.fromisoformat(row["date"]),
+        amount=from_minor(row["amount"], line.currency),
+        percent=None if row["percent"] is None else Decimal(row["percent"]),
+        ready=bool(row["ready"]), invoice=row["invoice"], invoice_status=row["invoice_status"],
+    )
+
+
+def _transaction(row: dict, line: Line) -> Transaction:
+    return Transaction(
+        id=row["id"], line=line, date=date.fromisoformat(row["date"]),
+        amount=from_minor(row["amount"], line.currency), type=row["type"],
+        quantity=None if row["quantity"] is None else Decimal(row["quantity"]),
+        description=row["description"], invoice=row["invoice"],
+    )
+
+
+def schedule_from_row(row: dict) -> DateSchedule:
+    return DateSchedule(
+        frequency=row["frequency"], rrule=row["rrule"],
+        dates=tuple(date.fromisoformat(d) for d in row["dates"].split(",")) if row["dates"] else (),
+        start=_date(row["start"]), end=_date(row["end"]),
+    )
+
+
+__all__ = ["Store", "schedule_from_row", "SCHEMA_VERSION", "TIME_AND_MATERIAL"]

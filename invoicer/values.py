@@ -1,0 +1,72 @@
+"""Parsing of the plain values users type or files hold: dates, ids, flags, names.
+Each failure names its field and is exit 1."""
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from invoicer.errors import InputError
+
+MAX_TEXT = 200
+
+
+def parse_date(text, field: str = "date") -> date:
+    raw = str(text).strip() if text is not None else ""
+    try:
+        if len(raw) != 10:
+            raise ValueError
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InputError(f"{field}: {raw!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def parse_optional_date(text, field: str) -> date | None:
+    return None if text in (None, "") else parse_date(text, field)
+
+
+def parse_id(text, field: str = "id") -> int:
+    raw = str(text).strip() if text is not None else ""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18 or int(raw) == 0:
+        raise InputError(f"{field}: {raw!r} is not an id (a positive whole number)")
+    return int(raw)
+
+
+def parse_bool(text, field: str) -> bool:
+    raw = str(text).strip().lower() if text is not None else ""
+    if raw in ("true", "1", "yes", "y"):
+        return True
+    if raw in ("false", "0", "no", "n", ""):
+        return False
+    raise InputError(f"{field}: {text!r} is not one of true/false, 1/0, yes/no")
+
+
+def parse_text(text, field: str, required: bool = True) -> str | None:
+    value = (text or "").strip() if isinstance(text, str) or text is None else str(text).strip()
+    if not value:
+        if required:
+            raise InputError(f"{field}: must not be empty")
+        return None
+    if len(value) > MAX_TEXT:
+        raise InputError(f"{field}: longer than {MAX_TEXT} characters")
+    if any(ord(ch) < 32 for ch in value):
+        raise InputError(f"{field}: must not contain control characters")
+    return value
+
+
+def parse_quantity(text, field: str = "quantity") -> Decimal | None:
+    if text in (None, ""):
+        return None
+    raw = str(text).strip()
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite() or value < 0 or len(raw) > 30 or "e" in raw.lower():
+        raise InputError(f"{field}: {raw!r} is not a quantity like 7.5")
+    return value
+
+
+def choice(text, options: tuple[str, ...], field: str) -> str:
+    raw = str(text).strip().lower() if text is not None else ""
+    if raw not in options:
+        raise InputError(f"{field}: {text!r} is not one of {', '.join(options)}")
+    return raw
