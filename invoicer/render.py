@@ -34,9 +34,11 @@ def error(message: str, code: str, as_json: bool) -> None:
 
 
 def console():
+    """A terminal gets rich's colours and its width; a pipe gets plain, unwrapped text."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    out = Console(highlight=False)
+    return out if out.is_terminal else Console(highlight=False, width=100_000, no_color=True)
 
 
 def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable], money: Iterable[str] = ()) -> None:

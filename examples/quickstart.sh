@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds the example book in examples/demo.db and runs the seed's scenario end to end:
+# the "create invoices" job, its ProcessRunner workflow (Process at once, then Sleep),
+# and the invoices it creates. Uses `invoicer` from PATH, else from ./.venv.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+PATH="$here/../.venv/bin:$PATH"
+export INVOICER_DB="${INVOICER_DB:-$here/demo.db}"
+rm -f "$INVOICER_DB" "$INVOICER_DB-wal" "$INVOICER_DB-shm"
+JOB="Project operations create invoices"
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+
+step invoicer job create "$JOB" --job-type None --frequency Daily --active
+step invoicer contract import "$here/contracts.csv"
+step invoicer schedule import "$here/schedules.csv"
+step invoicer transaction import "$here/transactions.jsonl"
+step invoicer contract list
+step invoicer job run-workflow "$JOB" --workflow ProcessRunner
+step invoicer run-once
+step invoicer job status
+step invoicer invoice show INV-000004
+step invoicer schedule list 1
+printf '\nThe book is in %s: try `INVOICER_DB=%s invoicer invoice list`.\n' "$INVOICER_DB" "$INVOICER_DB"
