@@ -670,6 +670,8 @@ class Store:
                 WHERE m.kind = 'milestone' AND m.invoice_line_id IS NULL AND m.ready = 1
                   AND m.date <= :run_date""",
             {"latest": _iso(latest_run_date), "run_date": run_date.isoformat()})
+        self.db.execute("CREATE INDEX temp.billable_by_line ON billable(line_id, run_date)")
+        self.db.execute("CREATE INDEX temp.billable_by_item ON billable(item_id, kind)")
 
     def lines_over_cap(self) -> list[tuple[int, int]]:
         """(line id, headroom) of the capped lines whose billable transactions add up to
