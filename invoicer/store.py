@@ -132,8 +132,14 @@ CREATE INDEX transactions_unbilled ON transactions(line_id, date, id) WHERE invo
 CREATE INDEX transactions_by_invoice_line ON transactions(invoice_line_id) WHERE invoice_line_id IS NOT NULL;
 CREATE TABLE cancelled_items (
     invoice_line_id INTEGER NOT NULL REFERENCES invoice_lines(id),
-    transaction_id INTEGER REFERENCES transactions(id),
-    milestone_id INTEGER
+    item_id INTEGER NOT NULL,
+    date TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    type TEXT,
+    quantity TEXT,
+    description TEXT,
+    name TEXT,
+    percent TEXT
 ) STRICT;
 CREATE INDEX cancelled_items_by_invoice_line ON cancelled_items(invoice_line_id);
 CREATE TABLE runs (
@@ -536,7 +542,9 @@ class Store:
             return []
         lines_by_invoice: dict[int, list[InvoiceLine]] = {}
         for row in self.db.query(
-            f"""SELECT il.*, l.name, l.billing_method, c.currency FROM invoice_lines il
+            f"""SELECT il.*, l.name, l.billing_method, c.currency,
+                       (SELECT status = 'cancelled' FROM invoices WHERE id = il.invoice_id) AS cancelled
+                  FROM invoice_lines il
                   JOIN contract_lines l ON l.id = il.line_id
                   JOIN contracts c ON c.id = l.contract_id
                  WHERE il.invoice_id IN (SELECT i.id FROM invoices i JOIN contracts c ON c.id = i.contract_id {where})
@@ -545,7 +553,7 @@ class Store:
                 InvoiceLine(
                     line_id=row["line_id"], name=row["name"], billing_method=row["billing_method"],
                     amount=from_minor(row["amount"], row["currency"]), items=row["items"],
-                    details=tuple(self._details(row)) if details else (),
+                    details=tuple(self._details(row, row["cancelled"])) if details else (),
                 )
             )
         return [
@@ -555,21 +563,22 @@ class Store:
             for r in rows
         ]
 
-    def _details(self, invoice_line: dict) -> Iterator:
+    def _details(self, invoice_line: dict, cancelled: bool) -> Iterator:
+        """What an invoice line billed: the live items, or for a cancelled invoice the copy
+        kept when it was cancelled (its items may have been billed again, or deleted)."""
         line = self.line(invoice_line["line_id"])
-        if line.billing_method == FIXED_PRICE:
-            rows = self.db.query(
-                """SELECT m.*, NULL AS invoice, NULL AS invoice_status FROM schedules m
-                    WHERE m.invoice_line_id = :il
-                       OR m.id IN (SELECT milestone_id FROM cancelled_items WHERE invoice_line_id = :il)
-                    ORDER BY m.date, m.id""", {"il": invoice_line["id"]})
-            return (_milestone(row, line) for row in rows)
-        rows = self.db.query(
-            """SELECT t.*, NULL AS invoice FROM transactions t
-                WHERE t.invoice_line_id = :il
-                   OR t.id IN (SELECT transaction_id FROM cancelled_items WHERE invoice_line_id = :il)
-                ORDER BY t.date, t.id""", {"il": invoice_line["id"]})
-        return (_transaction(row, line) for row in rows)
+        milestones = line.billing_method == FIXED_PRICE
+        if cancelled:
+            sql = """SELECT item_id AS id, date, amount, type, quantity, description, name, percent,
+                            1 AS ready, NULL AS invoice, NULL AS invoice_status
+                       FROM cancelled_items WHERE invoice_line_id = ? ORDER BY date, item_id"""
+        elif milestones:
+            sql = """SELECT m.*, NULL AS invoice, NULL AS invoice_status FROM schedules m
+                      WHERE m.invoice_line_id = ? ORDER BY m.date, m.id"""
+        else:
+            sql = "SELECT t.*, NULL AS invoice FROM transactions t WHERE t.invoice_line_id = ? ORDER BY t.date, t.id"
+        build = _milestone if milestones else _transaction
+        return (build(row, line) for row in self.db.query(sql, [invoice_line["id"]]))
 
     def set_invoice_status(self, invoice_id: int, status: str) -> None:
         self.db.execute("UPDATE invoices SET status = ?, changed_at = ? WHERE id = ?",
@@ -580,12 +589,14 @@ class Store:
         invoice keeps a record of what it held."""
         lines = "SELECT id FROM invoice_lines WHERE invoice_id = :invoice"
         self.db.execute(
-            f"""INSERT INTO cancelled_items (invoice_line_id, transaction_id)
-                SELECT invoice_line_id, id FROM transactions WHERE invoice_line_id IN ({lines})""",
+            f"""INSERT INTO cancelled_items (invoice_line_id, item_id, date, amount, type, quantity, description)
+                SELECT invoice_line_id, id, date, amount, type, quantity, description
+                  FROM transactions WHERE invoice_line_id IN ({lines})""",
             {"invoice": invoice_id})
         self.db.execute(
-            f"""INSERT INTO cancelled_items (invoice_line_id, milestone_id)
-                SELECT invoice_line_id, id FROM schedules WHERE invoice_line_id IN ({lines})""",
+            f"""INSERT INTO cancelled_items (invoice_line_id, item_id, date, amount, name, percent)
+                SELECT invoice_line_id, id, date, amount, name, percent
+                  FROM schedules WHERE invoice_line_id IN ({lines})""",
             {"invoice": invoice_id})
         self.db.execute(f"UPDATE transactions SET invoice_line_id = NULL WHERE invoice_line_id IN ({lines})",
                         {"invoice": invoice_id})

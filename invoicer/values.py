@@ -47,8 +47,8 @@ def parse_text(text, field: str, required: bool = True) -> str | None:
         return None
     if len(value) > MAX_TEXT:
         raise InputError(f"{field}: longer than {MAX_TEXT} characters")
-    if any(ord(ch) < 32 for ch in value):
-        raise InputError(f"{field}: must not contain control characters")
+    if any(ord(ch) < 32 and ch != "\t" for ch in value):
+        raise InputError(f"{field}: must not contain line breaks or control characters")
     return value
 
 

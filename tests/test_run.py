@@ -305,3 +305,16 @@ def test_process_runner_processes_today_through_the_same_run(inv):
     assert started["process"]["status"] == "completed"
     assert [i["total"] for i in started["process"]["invoices"]] == ["42.00"]
     assert inv.ok("run-once")["status"] == "sleeping"
+
+
+def test_a_transaction_released_by_a_cancel_can_be_deleted_and_the_cancelled_invoice_keeps_its_record(book):
+    kept = tx(book, book.design, "2024-02-10", "100")
+    wrong = tx(book, book.design, "2024-02-11", "9999")
+    number = book.ok("run-once", "--date", "2024-03-01")["invoices"][0]["number"]
+    book.ok("invoice", "cancel", number)
+    book.ok("transaction", "delete", wrong)
+    cancelled = book.ok("invoice", "show", number)
+    assert [(d["id"], d["amount"]) for d in cancelled["lines"][0]["details"]] == [(kept, "100.00"), (wrong, "9999.00")]
+    assert cancelled["total"] == "10099.00"
+    rebilled = book.ok("run-once", "--date", "2024-04-01")["invoices"]
+    assert [(i["total"], i["lines"][0]["transactions"]) for i in rebilled] == [("100.00", 1)]
