@@ -162,15 +162,16 @@ def _line_resolver(store: Store) -> Callable[[dict], Line]:
     cache: dict = {}
 
     def resolve(row: dict) -> Line:
-        if row.get("line_id") not in (None, ""):
-            key = parse_id(row["line_id"], "line_id")
-            if key not in cache:
-                cache[key] = store.line(key)
-        else:
-            key = (parse_text(row.get("contract"), "contract"), parse_text(row.get("line"), "line"))
-            if key not in cache:
-                cache[key] = store.line_by_name(*key)
-        return cache[key]
+        line_id = row.get("line_id")
+        key = line_id if line_id not in (None, "") else (row.get("contract"), row.get("line"))
+        found = cache.get(key)
+        if found is None:
+            if isinstance(key, tuple):
+                found = store.line_by_name(parse_text(key[0], "contract"), parse_text(key[1], "line"))
+            else:
+                found = store.line(parse_id(key, "line_id"))
+            cache[key] = found
+        return found
 
     return resolve
 

@@ -1,12 +1,14 @@
 """Parsing of the plain values users type or files hold: dates, ids, flags, names.
 Each failure names its field and is exit 1."""
 
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from invoicer.errors import InputError
 
 MAX_TEXT = 200
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def parse_date(text, field: str = "date") -> date:
@@ -47,7 +49,7 @@ def parse_text(text, field: str, required: bool = True) -> str | None:
         return None
     if len(value) > MAX_TEXT:
         raise InputError(f"{field}: longer than {MAX_TEXT} characters")
-    if any(ord(ch) < 32 and ch != "\t" for ch in value):
+    if _CONTROL.search(value):
         raise InputError(f"{field}: must not contain line breaks or control characters")
     return value
 
