@@ -117,7 +117,7 @@ def _contract_id(store: Store, line: Line) -> int:
 
 
 def _optional_amount(text, currency: str, field: str) -> int | None:
-    return None if text in (None, "") else parse_minor(text, currency, field)
+    return None if text is None else parse_minor(text, currency, field)
 
 
 # schedules and milestones -------------------------------------------------------------------

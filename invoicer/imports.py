@@ -70,12 +70,13 @@ def _csv_rows(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple[i
             raise InputError(f"row 1: unknown column {unknown[0]!r} (columns: {', '.join(fields)})")
         if len(set(header)) != len(header):
             raise InputError("row 1: a column appears twice")
-        for values in reader:
+        # Rows are records, not physical lines: a quoted value may span lines.
+        for number, values in enumerate(reader, start=2):
             if not any(v.strip() for v in values):
                 continue
             if len(values) != len(header):
-                raise InputError(f"row {reader.line_num}: {len(values)} values for {len(header)} columns")
-            yield reader.line_num, dict(zip(header, values))
+                raise InputError(f"row {number}: {len(values)} values for {len(header)} columns")
+            yield number, {k: v if v.strip() else None for k, v in zip(header, values)}
     except csv.Error as error:
         raise InputError(f"row {reader.line_num}: not valid CSV ({error})") from None
 
@@ -99,16 +100,17 @@ def _json_lines(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple
         yield number, {k: _text(v) for k, v in obj.items()}
 
 
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not a number")
-
-
 def _text(value) -> str | None:
-    if value is None:
+    """A JSON value as the text a CSV cell would hold; empty and null are absent."""
+    if value is None or value == "":
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number")
 
 
 def import_contracts(store: Store, lines: Iterable[str]) -> int:

@@ -59,6 +59,11 @@ def _check_rrule(text: str, start: date) -> str:
         raise InputError(f"rrule: {text!r} is not a valid RFC 5545 rule ({error})") from None
     if parsed._freq > 3:  # HOURLY, MINUTELY, SECONDLY
         raise InputError("rrule: a rule finer than daily cannot make invoice run dates")
+    # dateutil takes what RFC 5545 forbids: INTERVAL=0 loops forever, a negative one crashes.
+    if parsed._interval < 1:
+        raise InputError("rrule: INTERVAL must be a positive whole number")
+    if re.search(r"BYMONTHDAY=([^;]*,)?[+-]?0+(,|;|$)", rule):
+        raise InputError("rrule: BYMONTHDAY=0 is not a day of the month")
     return rule
 
 

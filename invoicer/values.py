@@ -8,13 +8,14 @@ from decimal import Decimal, InvalidOperation
 from invoicer.errors import InputError
 
 MAX_TEXT = 200
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def parse_date(text, field: str = "date") -> date:
     raw = str(text).strip() if text is not None else ""
     try:
-        if len(raw) != 10:
+        if not _ISO_DATE.fullmatch(raw):
             raise ValueError
         return date.fromisoformat(raw)
     except ValueError:

@@ -92,7 +92,7 @@ def list_(ctx: typer.Context, line_id: Annotated[str | None, typer.Argument(meta
 
     Example: invoicer schedule list 1
     """
-    listing = book.list_schedules(store(ctx), parse_id(line_id, "line_id") if line_id else None)
+    listing = book.list_schedules(store(ctx), parse_id(line_id, "line_id") if line_id is not None else None)
     if json_output:
         render.emit({
             "schedules": [render.schedule_json(e) for e in listing.schedules]

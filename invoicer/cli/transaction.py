@@ -46,7 +46,7 @@ def list_(
 
     Example: invoicer transaction list --line 1 --unbilled
     """
-    items = book.list_transactions(store(ctx), parse_id(line, "line") if line else None, unbilled)
+    items = book.list_transactions(store(ctx), parse_id(line, "line") if line is not None else None, unbilled)
     if json_output:
         render.emit({"transactions": [render.transaction_json(t) for t in items]})
     else:

@@ -1,0 +1,481 @@
+"""Bulk import (spec section 3): contract lines, schedules and transactions from CSV with a
+header row or JSON Lines, from a file or standard input; every rule of the single-row
+command, all or nothing, errors that name the row and the field."""
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+FP, TM = "fixed-price", "time-and-material"
+CONTRACT_COLUMNS = ["contract", "name", "customer", "billing_method", "amount", "not_to_exceed", "project", "currency"]
+
+
+def as_csv(header, rows):
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([row.get(h, "") for h in header])
+    return out.getvalue()
+
+
+def as_jsonl(objects):
+    return "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objects)
+
+
+def run_import(inv, kind, text, via="file", *extra, name="import.txt"):
+    """`invoicer KIND import FILE|-`; the file is written next to the test's database."""
+    if via == "stdin":
+        return inv(kind, "import", "-", *extra, input=text)
+    path = Path(inv.db).parent / name
+    path.write_text(text, encoding="utf-8")
+    return inv(kind, "import", str(path), *extra)
+
+
+def imports_ok(inv, kind, text, via="file"):
+    result = run_import(inv, kind, text, via, "--json")
+    assert result.exit_code == 0, result
+    return result.json
+
+
+def snapshot(inv):
+    return (inv.ok("contract", "list"), inv.ok("transaction", "list"), inv.ok("schedule", "list"))
+
+
+def refused_import(inv, kind, text, row, field, via="file"):
+    """The import exits 1 with one error naming ROW and FIELD, and writes nothing."""
+    before = snapshot(inv)
+    as_json = run_import(inv, kind, text, via, "--json")
+    assert as_json.exit_code == 1, as_json
+    assert as_json.stdout == ""
+    message = as_json.error["message"]
+    assert re.search(rf"\brow\W*{row}\b", message, re.IGNORECASE), message
+    fields = (field,) if isinstance(field, str) else field
+    assert any(f in message for f in fields), message
+    plain = run_import(inv, kind, text, via)
+    assert plain.exit_code == 1, plain
+    assert len(plain.stderr.strip().splitlines()) == 1 and "Traceback" not in plain.stderr, plain.stderr
+    assert snapshot(inv) == before
+    return message
+
+
+def lines(inv):
+    return {(l["contract"], l["name"]): l for l in inv.ok("contract", "list")["lines"]}
+
+
+def transactions(inv):
+    return inv.ok("transaction", "list")["transactions"]
+
+
+def schedule_listing(inv, line_id):
+    return inv.ok("schedule", "list", line_id)["schedules"]
+
+
+def run_dates(inv, line_id):
+    (entry,) = [s for s in schedule_listing(inv, line_id) if s.get("kind") != "milestone"]
+    return [r["run_date"] for r in entry["run_dates"]]
+
+
+def milestones(inv, line_id):
+    return [s for s in schedule_listing(inv, line_id) if s.get("kind") == "milestone"]
+
+
+CONTRACT_ROWS = [
+    {"contract": "C-100", "name": "Design", "customer": "Fabrikam", "billing_method": TM, "not_to_exceed": "5000",
+     "project": "P-1"},
+    {"contract": "C-100", "name": "Build", "customer": "Fabrikam", "billing_method": FP, "amount": "1200.5"},
+    {"contract": "J-1", "name": "Hosting", "customer": "Contoso KK", "billing_method": FP, "amount": "150000",
+     "currency": "JPY"},
+]
+EXPECTED_LINES = {
+    ("C-100", "Design"): ("Fabrikam", TM, None, "5000.00", "USD", "P-1"),
+    ("C-100", "Build"): ("Fabrikam", FP, "1200.50", None, "USD", None),
+    ("J-1", "Hosting"): ("Contoso KK", FP, "150000", None, "JPY", None),
+}
+
+
+def line_facts(inv):
+    return {key: (l["customer"], l["billing_method"], l["amount"], l["not_to_exceed"], l["currency"], l.get("project"))
+            for key, l in lines(inv).items()}
+
+
+# contract import ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("via", ["file", "stdin"])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_contract_import_reads_csv_with_header_or_json_lines_from_a_file_or_stdin(inv, fmt, via):
+    if fmt == "csv":
+        text = as_csv(CONTRACT_COLUMNS, CONTRACT_ROWS)
+    else:
+        text = as_jsonl(CONTRACT_ROWS)  # absent keys are "do not apply"
+    assert imports_ok(inv, "contract", text, via) == {"imported": 3}
+    assert line_facts(inv) == EXPECTED_LINES
+
+
+def test_contract_import_json_prints_only_the_imported_count(inv):
+    result = run_import(inv, "contract", as_csv(CONTRACT_COLUMNS, CONTRACT_ROWS), "file", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout) == {"imported": 3}
+
+
+def test_contract_import_csv_columns_may_come_in_any_order_and_absent_ones_do_not_apply(inv):
+    text = "customer,billing_method,name,contract\nFabrikam,time-and-material,Design,C-100\n"
+    assert imports_ok(inv, "contract", text) == {"imported": 1}
+    assert line_facts(inv) == {("C-100", "Design"): ("Fabrikam", TM, None, None, "USD", None)}
+
+
+def test_contract_import_csv_with_a_byte_order_mark_from_a_spreadsheet(inv):
+    text = "\ufeff" + as_csv(CONTRACT_COLUMNS, CONTRACT_ROWS)
+    assert imports_ok(inv, "contract", text) == {"imported": 3}
+
+
+@pytest.mark.parametrize("kind", ["contract", "schedule", "transaction"])
+@pytest.mark.parametrize("via", ["file", "stdin"])
+def test_an_empty_file_imports_nothing(inv, kind, via):
+    assert imports_ok(inv, kind, "", via) == {"imported": 0}
+    assert inv.ok("contract", "list")["lines"] == []
+
+
+def test_a_csv_with_only_its_header_imports_nothing(inv):
+    assert imports_ok(inv, "contract", ",".join(CONTRACT_COLUMNS) + "\n") == {"imported": 0}
+    assert inv.ok("contract", "list")["lines"] == []
+
+
+def test_contract_import_a_later_row_naming_another_customer_rejects_the_whole_file(inv):
+    rows = CONTRACT_ROWS + [{"contract": "C-100", "name": "Support", "customer": "Northwind",
+                             "billing_method": TM}]
+    refused_import(inv, "contract", as_csv(CONTRACT_COLUMNS, rows), row=5, field="customer")
+    assert inv.ok("contract", "list")["lines"] == []
+
+
+def test_contract_import_a_row_naming_another_customer_than_the_existing_contract_is_refused(inv):
+    inv.line("C-100", "Design", TM, "Fabrikam")
+    refused_import(inv, "contract", as_jsonl([
+        {"contract": "C-200", "name": "Fine", "customer": "Tailspin", "billing_method": TM},
+        {"contract": "C-100", "name": "Other", "customer": "Northwind", "billing_method": TM},
+    ]), row=2, field="customer")
+
+
+def test_contract_import_a_row_naming_another_currency_is_refused(inv):
+    rows = [{"contract": "E-1", "name": "A", "customer": "Fabrikam", "billing_method": TM, "currency": "EUR"},
+            {"contract": "E-1", "name": "B", "customer": "Fabrikam", "billing_method": TM, "currency": "USD"}]
+    refused_import(inv, "contract", as_jsonl(rows), row=2, field="currency")
+
+
+def test_contract_import_applies_the_line_rules_amount_cap_and_unique_name(inv):
+    base = {"contract": "C-100", "customer": "Fabrikam"}
+    good = dict(base, name="Design", billing_method=TM)
+    refused_import(inv, "contract", as_csv(CONTRACT_COLUMNS, [good, dict(base, name="Build", billing_method=FP)]),
+                   row=3, field="amount")
+    refused_import(inv, "contract", as_csv(CONTRACT_COLUMNS, [
+        good, dict(base, name="Build", billing_method=FP, amount="100", not_to_exceed="50")]),
+        row=3, field=("not_to_exceed", "not-to-exceed"))
+    refused_import(inv, "contract", as_csv(CONTRACT_COLUMNS, [good, good]), row=3, field="name")
+    refused_import(inv, "contract", as_csv(CONTRACT_COLUMNS, [good, dict(base, name="X", billing_method="hourly")]),
+                   row=3, field="billing_method")
+    refused_import(inv, "contract", as_csv(CONTRACT_COLUMNS, [good, dict(base, name="X", billing_method=FP,
+                                                                          amount="12.345")]),
+                   row=3, field="amount")
+
+
+def test_contract_import_one_bad_row_at_the_end_of_1000_rejects_the_whole_file(inv):
+    rows = [{"contract": f"C-{i // 10}", "name": f"Line {i}", "customer": "Fabrikam", "billing_method": FP,
+             "amount": "100"} for i in range(999)]
+    rows.append({"contract": "C-999", "name": "Last", "customer": "Fabrikam", "billing_method": FP,
+                 "amount": "1e3"})
+    refused_import(inv, "contract", as_csv(CONTRACT_COLUMNS, rows), row=1001, field="amount")
+    assert inv.ok("contract", "list")["lines"] == []
+
+
+def test_contract_import_sql_fragments_and_unicode_are_stored_verbatim(inv):
+    row = {"contract": "C'); DROP TABLE contracts; --", "name": "Désign — 设计 🚀 \"x\"",
+           "customer": "Zoë, Søn & Co", "billing_method": TM, "project": "1' OR '1'='1"}
+    assert imports_ok(inv, "contract", as_csv(CONTRACT_COLUMNS, [row])) == {"imported": 1}
+    (line,) = inv.ok("contract", "list")["lines"]
+    assert (line["contract"], line["name"], line["customer"], line.get("project")) == (
+        row["contract"], row["name"], row["customer"], row["project"])
+
+
+# format errors ------------------------------------------------------------------------------
+
+def test_an_unknown_csv_column_is_refused_naming_it(inv):
+    text = "contract,name,customer,billing_method,colour\nC-100,Design,Fabrikam,time-and-material,red\n"
+    refused_import(inv, "contract", text, row=1, field="colour")
+
+
+def test_an_unknown_json_key_is_refused_naming_it_and_its_row(inv):
+    text = as_jsonl([{"contract": "C-100", "name": "Design", "customer": "Fabrikam", "billing_method": TM},
+                     {"contract": "C-100", "name": "Build", "customer": "Fabrikam", "billing_method": TM,
+                      "colour": "red"}])
+    refused_import(inv, "contract", text, row=2, field="colour")
+
+
+def test_an_unknown_transaction_column_is_refused(inv):
+    line = inv.line("C-100", "Design", TM, "Fabrikam")
+    text = f"line_id,date,amount,tax\n{line},2026-11-03,10,5\n"
+    refused_import(inv, "transaction", text, row=1, field="tax")
+
+
+def test_a_json_lines_row_that_is_not_an_object_is_refused_with_its_row(inv):
+    text = as_jsonl([{"contract": "C-100", "name": "Design", "customer": "Fabrikam", "billing_method": TM}])
+    refused_import(inv, "contract", text + "[1, 2]\n", row=2, field="row")
+
+
+def test_a_csv_row_with_a_missing_value_is_refused_with_its_row(inv):
+    text = "contract,name,customer,billing_method\nC-100,Design,Fabrikam,time-and-material\nC-100,Build,Fabrikam\n"
+    refused_import(inv, "contract", text, row=3, field="row")
+
+
+def test_a_file_that_does_not_exist_is_refused_naming_it(inv):
+    result = inv("contract", "import", str(Path(inv.db).parent / "missing.csv"), "--json")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "missing.csv" in result.error["message"]
+
+
+def test_csv_row_numbers_count_records_not_physical_lines(inv):
+    line = inv.line("C-100", "Design", TM, "Fabrikam")
+    # Row 2 holds a quoted description over two lines; row 3 (physical lines 4) has a bad date.
+    text = (f'line_id,date,amount,description\n{line},2026-11-03,10,"two\nlines"\n'
+            f"{line},2026-02-30,10,x\n")
+    result = run_import(inv, "transaction", text, "file", "--json")
+    assert result.exit_code == 1
+    message = result.error["message"]
+    # Whichever record it refuses (a line break in a description, or the bad date), it names
+    # it by its record number, not by the physical line where the record ends.
+    row = 2 if "description" in message else 3
+    assert re.search(rf"\brow\W*{row}\b", message, re.IGNORECASE), message
+    assert transactions(inv) == []
+
+
+# schedule import ----------------------------------------------------------------------------
+
+SCHEDULE_COLUMNS = ["line_id", "contract", "line", "frequency", "rrule", "start", "end", "dates",
+                    "milestone", "date", "amount", "percent", "ready"]
+
+
+@pytest.fixture
+def book(inv):
+    """Three time-and-material lines and one fixed-price line worth 1000."""
+    ids = {
+        "monthly": inv.line("C-100", "Monthly", TM, "Fabrikam"),
+        "rule": inv.line("C-100", "Rule", TM, "Fabrikam"),
+        "dates": inv.line("C-200", "Dates", TM, "Northwind"),
+        "fixed": inv.line("C-100", "Licence", FP, "Fabrikam", "--amount", "1000"),
+    }
+    return inv, ids
+
+
+@pytest.mark.parametrize("via", ["file", "stdin"])
+def test_schedule_import_csv_frequency_rrule_dates_and_milestones(book, via):
+    inv, ids = book
+    rows = [
+        {"line_id": ids["monthly"], "frequency": "monthly", "start": "2024-01-31", "end": "2024-04-30"},
+        {"contract": "C-100", "line": "Rule", "rrule": "FREQ=MONTHLY;BYMONTHDAY=7,-1", "start": "2024-01-01",
+         "end": "2024-02-29"},
+        {"contract": "C-200", "line": "Dates", "dates": "2024-03-05;2024-06-05"},
+        {"line_id": ids["fixed"], "milestone": "Kick-off", "date": "2024-02-01", "percent": "25", "ready": "true"},
+        {"contract": "C-100", "line": "Licence", "milestone": "Go-live", "date": "2024-05-01", "amount": "700.5",
+         "ready": "no"},
+    ]
+    assert imports_ok(inv, "schedule", as_csv(SCHEDULE_COLUMNS, rows), via) == {"imported": 5}
+    # Monthly on the 31st falls on the last day of shorter months.
+    assert run_dates(inv, ids["monthly"]) == ["2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30"]
+    assert run_dates(inv, ids["rule"]) == ["2024-01-07", "2024-01-31", "2024-02-07", "2024-02-29"]
+    assert run_dates(inv, ids["dates"]) == ["2024-03-05", "2024-06-05"]
+    got = [(m["name"], m["date"], m["amount"], m["ready"]) for m in milestones(inv, ids["fixed"])]
+    assert got == [("Kick-off", "2024-02-01", "250.00", True), ("Go-live", "2024-05-01", "700.50", False)]
+
+
+def test_schedule_import_json_lines_with_numbers_and_booleans(book):
+    inv, ids = book
+    text = as_jsonl([
+        {"line_id": ids["monthly"], "frequency": "quarterly", "start": "2024-01-15", "end": "2024-12-31"},
+        {"line_id": ids["fixed"], "milestone": "Kick-off", "date": "2024-02-01", "amount": 100.10, "ready": True},
+        {"line_id": ids["fixed"], "milestone": "Design", "date": "2024-03-01", "percent": 12.5, "ready": False},
+    ])
+    # json.dumps writes 100.1 for the float; the literal text is what counts.
+    assert imports_ok(inv, "schedule", text.replace("100.1,", "100.10,")) == {"imported": 3}
+    assert run_dates(inv, ids["monthly"]) == ["2024-01-15", "2024-04-15", "2024-07-15", "2024-10-15"]
+    got = [(m["name"], m["amount"], m["ready"]) for m in milestones(inv, ids["fixed"])]
+    assert got == [("Kick-off", "100.10", True), ("Design", "125.00", False)]
+
+
+@pytest.mark.parametrize("text,ready", [("true", True), ("false", False), ("1", True), ("0", False),
+                                        ("yes", True), ("no", False), ("", False)])
+def test_schedule_import_ready_is_true_false_1_0_yes_no(book, text, ready):
+    inv, ids = book
+    csv_text = f"line_id,milestone,date,amount,ready\n{ids['fixed']},Kick-off,2024-02-01,100,{text}\n"
+    assert imports_ok(inv, "schedule", csv_text) == {"imported": 1}
+    assert [m["ready"] for m in milestones(inv, ids["fixed"])] == [ready]
+
+
+def test_schedule_import_an_imported_ready_milestone_is_billed_and_a_not_ready_one_is_not(book):
+    inv, ids = book
+    text = (f"line_id,milestone,date,amount,ready\n{ids['fixed']},Kick-off,2024-02-01,100,yes\n"
+            f"{ids['fixed']},Design,2024-02-01,200,0\n")
+    imports_ok(inv, "schedule", text)
+    inv.setup_job()
+    run = inv.ok("run-once", "--date", "2024-02-01")
+    assert [(i["contract"], i["total"]) for i in run["invoices"]] == [("C-100", "100.00")]
+
+
+def test_schedule_import_bad_ready_value_is_refused(book):
+    inv, ids = book
+    text = f"line_id,milestone,date,amount,ready\n{ids['fixed']},Kick-off,2024-02-01,100,maybe\n"
+    refused_import(inv, "schedule", text, row=2, field="ready")
+
+
+def test_schedule_import_milestones_over_the_line_value_reject_the_whole_file(book):
+    inv, ids = book
+    text = as_jsonl([
+        {"line_id": ids["monthly"], "frequency": "monthly", "start": "2024-01-01"},
+        {"line_id": ids["fixed"], "milestone": "One", "date": "2024-02-01", "amount": "600"},
+        {"line_id": ids["fixed"], "milestone": "Two", "date": "2024-03-01", "amount": "400.01"},
+    ])
+    refused_import(inv, "schedule", text, row=3, field="amount")
+    assert milestones(inv, ids["fixed"]) == []
+
+
+def test_schedule_import_a_milestone_over_what_the_line_already_has_is_refused(book):
+    inv, ids = book
+    inv.ok("schedule", "add", ids["fixed"], "--milestone", "One", "--date", "2024-02-01", "--amount", "900")
+    text = f"line_id,milestone,date,amount\n{ids['fixed']},Two,2024-03-01,100.01\n"
+    refused_import(inv, "schedule", text, row=2, field="amount")
+
+
+def test_schedule_import_the_wrong_kind_for_the_line_is_refused(book):
+    inv, ids = book
+    refused_import(inv, "schedule", as_csv(SCHEDULE_COLUMNS, [
+        {"line_id": ids["fixed"], "frequency": "monthly", "start": "2024-01-01"}]), row=2,
+        field=(str(ids["fixed"]), "milestone"))
+    refused_import(inv, "schedule", as_csv(SCHEDULE_COLUMNS, [
+        {"line_id": ids["monthly"], "frequency": "monthly", "start": "2024-01-01"},
+        {"line_id": ids["rule"], "milestone": "M", "date": "2024-01-01", "amount": "5"}]), row=3,
+        field=(str(ids["rule"]), "date"))
+
+
+@pytest.mark.parametrize("column,value", [("start", "2024-02-30"), ("end", "20241231"), ("dates", "2024-03-05;2024-13-01"),
+                                          ("start", "2024-W05-1")])
+def test_schedule_import_bad_dates_are_refused_naming_row_and_field(book, column, value):
+    inv, ids = book
+    row = {"line_id": ids["monthly"], "frequency": "monthly", "start": "2024-01-01", "end": "2024-12-31"}
+    if column == "dates":
+        row = {"line_id": ids["monthly"], "dates": value}
+    else:
+        row[column] = value
+    ok = {"line_id": ids["rule"], "frequency": "weekly", "start": "2024-01-01"}
+    refused_import(inv, "schedule", as_csv(SCHEDULE_COLUMNS, [ok, row]), row=3, field=column)
+
+
+def test_schedule_import_a_line_named_that_does_not_exist_is_refused(book):
+    inv, ids = book
+    refused_import(inv, "schedule", as_jsonl([
+        {"line_id": ids["monthly"], "frequency": "monthly", "start": "2024-01-01"},
+        {"contract": "C-100", "line": "Nope", "frequency": "monthly", "start": "2024-01-01"}]),
+        row=2, field="Nope")
+    refused_import(inv, "schedule", as_jsonl([{"line_id": 999, "frequency": "monthly", "start": "2024-01-01"}]),
+                   row=1, field="line_id")
+    refused_import(inv, "schedule", as_jsonl([{"line_id": "abc", "frequency": "monthly", "start": "2024-01-01"}]),
+                   row=1, field="line_id")
+
+
+# transaction import -----------------------------------------------------------------------
+
+TRANSACTION_COLUMNS = ["line_id", "contract", "line", "date", "amount", "type", "quantity", "description"]
+
+
+@pytest.mark.parametrize("via", ["file", "stdin"])
+def test_transaction_import_csv_names_lines_by_id_or_by_contract_and_name(inv, via):
+    design = inv.line("C-100", "Design", TM, "Fabrikam")
+    support = inv.line("C-200", "Support", TM, "Northwind")
+    rows = [
+        {"line_id": design, "date": "2026-11-03", "amount": "1200", "type": "time", "quantity": "8",
+         "description": "Workshop"},
+        {"contract": "C-200", "line": "Support", "date": "2026-11-04", "amount": "49.9", "type": "fee"},
+        {"contract": "C-100", "line": "Design", "date": "2026-11-05", "amount": "12.5", "type": "expense",
+         "description": "Taxi; \"airport\", 'late' — 出張"},
+    ]
+    assert imports_ok(inv, "transaction", as_csv(TRANSACTION_COLUMNS, rows), via) == {"imported": 3}
+    got = [(t["line_id"], t["date"], t["amount"], t["type"], t["description"]) for t in transactions(inv)]
+    assert got == [(design, "2026-11-03", "1200.00", "time", "Workshop"),
+                   (support, "2026-11-04", "49.90", "fee", None),
+                   (design, "2026-11-05", "12.50", "expense", "Taxi; \"airport\", 'late' — 出張")]
+    assert float(transactions(inv)[0]["quantity"]) == 8
+
+
+@pytest.mark.parametrize("via", ["file", "stdin"])
+def test_transaction_import_json_number_amounts_are_read_from_their_literal_text(inv, via):
+    line = inv.line("C-100", "Design", TM, "Fabrikam")
+    kwd = inv.line("K-1", "Audit", TM, "Gulf Co", "--currency", "KWD")
+    text = (f'{{"line_id": {line}, "date": "2026-11-01", "amount": 10.10}}\n'
+            f'{{"line_id": {line}, "date": "2026-11-02", "amount": 0.1}}\n'
+            f'{{"line_id": {line}, "date": "2026-11-03", "amount": 0.2}}\n'
+            f'{{"line_id": {line}, "date": "2026-11-04", "amount": 1500}}\n'
+            f'{{"line_id": {line}, "date": "2026-11-05", "amount": 1234.500}}\n'
+            f'{{"line_id": {line}, "date": "2026-11-06", "amount": 9999999999999.99}}\n'
+            f'{{"line_id": {kwd}, "date": "2026-11-07", "amount": 1.001}}\n')
+    assert imports_ok(inv, "transaction", text, via) == {"imported": 7}
+    assert [t["amount"] for t in transactions(inv)] == [
+        "10.10", "0.10", "0.20", "1500.00", "1234.50", "9999999999999.99", "1.001"]
+
+
+def test_transaction_import_exact_amounts_add_up_exactly_on_the_invoice(inv):
+    line = inv.line("C-100", "Design", TM, "Fabrikam")
+    inv.ok("schedule", "add", line, "--frequency", "monthly", "--start", "2024-02-01", "--end", "2024-12-31")
+    text = "".join(f'{{"line_id": {line}, "date": "2024-01-{d:02d}", "amount": {a}}}\n'
+                   for d, a in [(10, "0.1"), (11, "0.2"), (12, "10.10"), (13, "0.07")])
+    imports_ok(inv, "transaction", text)
+    inv.setup_job()
+    (invoice,) = inv.ok("run-once", "--date", "2024-02-01")["invoices"]
+    assert invoice["total"] == "10.47"
+
+
+@pytest.mark.parametrize("literal", ["1e3", "1E3", "12.345", "-5", "0", "1.0e2", "true"])
+def test_transaction_import_json_number_amounts_must_be_plain_exact_decimals(inv, literal):
+    line = inv.line("C-100", "Design", TM, "Fabrikam")
+    text = (f'{{"line_id": {line}, "date": "2026-11-01", "amount": 5}}\n'
+            f'{{"line_id": {line}, "date": "2026-11-02", "amount": {literal}}}\n')
+    refused_import(inv, "transaction", text, row=2, field="amount")
+
+
+def test_transaction_import_on_a_fixed_price_line_is_refused(inv):
+    design = inv.line("C-100", "Design", TM, "Fabrikam")
+    inv.line("C-100", "Licence", FP, "Fabrikam", "--amount", "1000")
+    text = as_csv(TRANSACTION_COLUMNS, [
+        {"line_id": design, "date": "2026-11-03", "amount": "10"},
+        {"contract": "C-100", "line": "Licence", "date": "2026-11-03", "amount": "10"}])
+    refused_import(inv, "transaction", text, row=3, field=("fixed-price", "line"))
+
+
+@pytest.mark.parametrize("fmt,row", [("csv", 1001), ("jsonl", 1000)])
+def test_transaction_import_one_bad_row_at_the_end_of_1000_rejects_the_whole_file(inv, fmt, row):
+    line = inv.line("C-100", "Design", TM, "Fabrikam")
+    inv.ok("transaction", "add", line, "--date", "2026-10-01", "--amount", "1")
+    rows = [{"line_id": line, "date": f"2026-{1 + i % 10:02d}-{1 + i % 28:02d}", "amount": f"{i + 1}.25",
+             "type": "time"} for i in range(999)]
+    rows.append({"line_id": line, "date": "2026-02-30", "amount": "5", "type": "time"})
+    text = as_csv(TRANSACTION_COLUMNS, rows) if fmt == "csv" else as_jsonl(rows)
+    refused_import(inv, "transaction", text, row=row, field="date")
+    assert len(transactions(inv)) == 1
+
+
+@pytest.mark.parametrize("column,value,field", [
+    ("date", "", "date"), ("date", "20261103", "date"), ("date", "2026-W45-2", "date"),
+    ("amount", "", "amount"), ("amount", "1,000", "amount"),
+    ("type", "travel", "type"), ("quantity", "lots", "quantity"), ("line_id", "x", "line_id"),
+])
+def test_transaction_import_bad_values_are_refused_naming_row_and_field(inv, column, value, field):
+    line = inv.line("C-100", "Design", TM, "Fabrikam")
+    good = {"line_id": line, "date": "2026-11-03", "amount": "10", "type": "time"}
+    bad = dict(good, **{column: value})
+    refused_import(inv, "transaction", as_jsonl([good, good, bad, good]), row=3, field=field)
+    refused_import(inv, "transaction", as_csv(TRANSACTION_COLUMNS, [good, good, bad, good]), row=4, field=field)
+
+
+def test_transaction_import_a_row_naming_no_line_is_refused(inv):
+    inv.line("C-100", "Design", TM, "Fabrikam")
+    refused_import(inv, "transaction", as_jsonl([{"date": "2026-11-03", "amount": "10"}]), row=1,
+                   field=("line", "contract"))
