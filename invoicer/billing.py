@@ -45,20 +45,19 @@ def process(store: Store, instance: Instance, run_date: date, force: bool = Fals
         return RunResult(status="sleeping", run_date=run_date, next_due=run_date + timedelta(days=1))
     latest_run_date = store.latest_run_date()
     run_id = store.begin_run(instance, run_date, forced=force)
-    due, advanced = [], []
-    for row in list(store.due_date_schedules(run_date)):
-        schedule = schedule_from_row(row)
-        processed = date.fromisoformat(row["processed_through"]) if row["processed_through"] else None
+    plans = []
+    for kind in store.due_schedule_kinds(run_date):
+        schedule = schedule_from_row(kind)
+        processed = date.fromisoformat(kind["processed_through"]) if kind["processed_through"] else None
         pending = schedules.run_dates(schedule, processed, run_date)
-        due.extend((row["line_id"], d.isoformat(), engine.cutoff(d).isoformat()) for d in pending)
         through = pending[-1] if pending else processed
         following = schedules.next_run_date(schedule, max(run_date, through) if through else run_date)
-        advanced.append((row["id"], row["line_id"], through and through.isoformat(),
-                         following and following.isoformat()))
-    store.stage_due_run_dates(due, advanced)
+        plans.append((kind, [(d.isoformat(), engine.cutoff(d).isoformat()) for d in pending],
+                      through and through.isoformat(), following and following.isoformat()))
+    store.stage_due_run_dates(run_date, plans)
     store.stage_billable(run_date, latest_run_date)
     for line_id, headroom in store.lines_over_cap():
-        store.hold_transactions(engine.held_by_cap(store.billable_transactions(line_id), headroom))
+        store.hold_transactions(line_id, engine.held_by_cap(store.billable_transactions(line_id), headroom))
     store.write_invoices(run_id)
     store.write_skips(run_id, run_date)
     store.end_run(run_id)

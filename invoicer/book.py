@@ -40,11 +40,12 @@ UPCOMING_SHOWN = 3
 def add_line(store: Store, contract: str, name: str, customer: str, billing_method: str,
              amount=None, not_to_exceed=None, project=None, currency=None) -> Line:
     with store.writing():
-        return _add_line(store, contract, name, customer, billing_method, amount, not_to_exceed, project, currency)
+        return store.line(
+            _add_line(store, contract, name, customer, billing_method, amount, not_to_exceed, project, currency))
 
 
 def _add_line(store: Store, contract, name, customer, billing_method, amount=None, not_to_exceed=None,
-              project=None, currency=None) -> Line:
+              project=None, currency=None) -> int:
     contract = parse_text(contract, "contract")
     name = parse_text(name, "name")
     customer = parse_text(customer, "customer")
@@ -70,8 +71,7 @@ def _add_line(store: Store, contract, name, customer, billing_method, amount=Non
     if method == FIXED_PRICE and cap is not None:
         raise InputError("not_to_exceed: a not-to-exceed limit is for time-and-material lines only")
     contract_id = existing["id"] if existing else store.add_contract(contract, customer, code)
-    line_id = store.add_line(contract_id, name, method, value, cap, project)
-    return store.line(line_id)
+    return store.add_line(contract_id, name, method, value, cap, project)
 
 
 def set_line(store: Store, line_id: int, name=None, amount=None, not_to_exceed=None,
@@ -132,12 +132,17 @@ class Added:
 
 def add_schedule(store: Store, line_id: int, **options) -> Added:
     with store.writing():
-        return _add_schedule(store, store.line(line_id), **options)
+        line = store.line(line_id)
+        kind, added_id = _add_schedule(store, line, **options)
+        if kind == "milestone":
+            return Added(milestone=store.milestone(added_id))
+        return Added(schedule=_schedule_entry(store, store.date_schedules(line.id)[0], line, with_run_dates=False))
 
 
 def _add_schedule(store: Store, line: Line, frequency=None, rrule=None, dates=None, start=None, end=None,
                   replace: bool = False, milestone=None, milestone_date=None, amount=None, percent=None,
-                  ready=False) -> Added:
+                  ready=False) -> tuple[str, int]:
+    """Add one date-based schedule or milestone; ("dates" | "milestone", its id)."""
     date_based = any(v not in (None, "") for v in (frequency, rrule, dates))
     if milestone not in (None, ""):
         if date_based:
@@ -145,7 +150,7 @@ def _add_schedule(store: Store, line: Line, frequency=None, rrule=None, dates=No
         if line.billing_method != FIXED_PRICE:
             raise InvoicerError(f"line {line.id} is time-and-material: it needs a date-based invoice schedule "
                                 "(--frequency, --rrule or --dates), not milestones")
-        return Added(milestone=_add_milestone(store, line, milestone, milestone_date, amount, percent, ready))
+        return "milestone", _add_milestone(store, line, milestone, milestone_date, amount, percent, ready)
     if not date_based:
         raise InputError("schedule: give --frequency, --rrule or --dates for a date-based schedule, "
                          "or --milestone NAME --date DATE --amount|--percent")
@@ -166,9 +171,7 @@ def _add_schedule(store: Store, line: Line, frequency=None, rrule=None, dates=No
     if existing:
         store.remove_schedule(existing["id"])
     processed = store.processed_through(line.id)
-    store.add_date_schedule(line.id, schedule, schedules.next_run_date(schedule, processed))
-    row = store.date_schedules(line.id)[0]
-    return Added(schedule=_schedule_entry(store, row, line, with_run_dates=False))
+    return "dates", store.add_date_schedule(line.id, schedule, schedules.next_run_date(schedule, processed))
 
 
 def _parse_dates(text) -> list[date]:
@@ -178,7 +181,7 @@ def _parse_dates(text) -> list[date]:
     return [parse_date(p, "dates") for p in parts]
 
 
-def _add_milestone(store: Store, line: Line, name, when, amount, percent, ready) -> Milestone:
+def _add_milestone(store: Store, line: Line, name, when, amount, percent, ready) -> int:
     name = parse_text(name, "milestone")
     when = parse_date(when, "date")
     value = to_minor(line.amount, line.currency)
@@ -202,8 +205,7 @@ def _add_milestone(store: Store, line: Line, name, when, amount, percent, ready)
             f"more than its value {format_minor(value, line.currency)}")
     if minor <= 0:
         raise InvoicerError(f"amount: the milestone would bill nothing ({format_minor(minor, line.currency)})")
-    milestone_id = store.add_milestone(line.id, name, when, minor, share, bool(ready))
-    return store.milestone(milestone_id)
+    return store.add_milestone(line.id, name, when, minor, share, bool(ready))
 
 
 def mark_ready(store: Store, milestone_id: int) -> Milestone:

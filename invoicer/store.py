@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
+from itertools import groupby
+from operator import itemgetter
 
 from sqlite_utils import Database
 
@@ -345,14 +347,15 @@ class Store:
         return self._one("SELECT * FROM contracts WHERE name = ?", [name])
 
     def add_contract(self, name: str, customer: str, currency: str) -> int:
-        return self.db["contracts"].insert({"name": name, "customer": customer, "currency": currency}).last_pk
+        return self.conn.execute("INSERT INTO contracts (name, customer, currency) VALUES (?, ?, ?)",
+                                 [name, customer, currency]).lastrowid
 
     def add_line(self, contract_id: int, name: str, billing_method: str, amount: int | None,
                  not_to_exceed: int | None, project: str | None) -> int:
-        return self.db["contract_lines"].insert(
-            {"contract_id": contract_id, "name": name, "billing_method": billing_method,
-             "amount": amount, "not_to_exceed": not_to_exceed, "project": project}
-        ).last_pk
+        return self.conn.execute(
+            """INSERT INTO contract_lines (contract_id, name, billing_method, amount, not_to_exceed, project)
+               VALUES (?, ?, ?, ?, ?, ?)""",
+            [contract_id, name, billing_method, amount, not_to_exceed, project]).lastrowid
 
     def update_line(self, line_id: int, changes: dict) -> None:
         if changes:
@@ -405,19 +408,19 @@ class Store:
         self.db.execute("DELETE FROM schedules WHERE id = ?", [schedule_id])
 
     def add_date_schedule(self, line_id: int, schedule: DateSchedule, next_run_date: date | None) -> int:
-        return self.db["schedules"].insert(
-            {"line_id": line_id, "kind": "dates", "frequency": schedule.frequency,
-             "rrule": schedule.rrule, "dates": ",".join(d.isoformat() for d in schedule.dates) or None,
-             "start": _iso(schedule.start), "end": _iso(schedule.end),
-             "next_run_date": _iso(next_run_date)}
-        ).last_pk
+        return self.conn.execute(
+            """INSERT INTO schedules (line_id, kind, frequency, rrule, dates, start, "end", next_run_date)
+               VALUES (?, 'dates', ?, ?, ?, ?, ?, ?)""",
+            [line_id, schedule.frequency, schedule.rrule,
+             ",".join(d.isoformat() for d in schedule.dates) or None,
+             _iso(schedule.start), _iso(schedule.end), _iso(next_run_date)]).lastrowid
 
     def add_milestone(self, line_id: int, name: str, when: date, amount: int,
                       percent: Decimal | None, ready: bool) -> int:
-        return self.db["schedules"].insert(
-            {"line_id": line_id, "kind": "milestone", "name": name, "date": when.isoformat(),
-             "amount": amount, "percent": None if percent is None else str(percent), "ready": int(ready)}
-        ).last_pk
+        return self.conn.execute(
+            """INSERT INTO schedules (line_id, kind, name, date, amount, percent, ready)
+               VALUES (?, 'milestone', ?, ?, ?, ?, ?)""",
+            [line_id, name, when.isoformat(), amount, None if percent is None else str(percent), int(ready)]).lastrowid
 
     def schedule_row(self, schedule_id: int) -> dict:
         row = self._one("SELECT * FROM schedules WHERE id = ?", [schedule_id])
@@ -537,36 +540,32 @@ class Store:
                 clauses.append(f"{column} = ?")
                 params.append(value)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        rows = list(self._rows(self._INVOICE + f" {where} ORDER BY i.id", params))
-        if not rows:
-            return []
-        lines_by_invoice: dict[int, list[InvoiceLine]] = {}
-        for row in self._rows(
-            f"""SELECT il.*, l.name, l.billing_method, c.currency,
-                       (SELECT status = 'cancelled' FROM invoices WHERE id = il.invoice_id) AS cancelled
-                  FROM invoice_lines il
+        # One pass over invoices and their lines: a month-end reads 100,000 invoices here.
+        cursor = self.conn.execute(
+            f"""SELECT i.id, i.number, i.run_date, i.status, c.name, c.customer, c.currency,
+                       il.id, il.line_id, il.amount, il.items, l.name, l.billing_method
+                  FROM invoices i JOIN contracts c ON c.id = i.contract_id
+                  JOIN invoice_lines il ON il.invoice_id = i.id
                   JOIN contract_lines l ON l.id = il.line_id
-                  JOIN contracts c ON c.id = l.contract_id
-                 WHERE il.invoice_id IN (SELECT i.id FROM invoices i JOIN contracts c ON c.id = i.contract_id {where})
-                 ORDER BY il.invoice_id, il.line_id""", params):
-            lines_by_invoice.setdefault(row["invoice_id"], []).append(
-                InvoiceLine(
-                    line_id=row["line_id"], name=row["name"], billing_method=row["billing_method"],
-                    amount=from_minor(row["amount"], row["currency"]), items=row["items"],
-                    details=tuple(self._details(row, row["cancelled"])) if details else (),
-                )
+                  {where} ORDER BY i.id, il.line_id""", params)
+        found = []
+        for _, rows in groupby(cursor, key=itemgetter(0)):
+            rows = list(rows)
+            _, number, run_date, state, contract_name, customer, currency = rows[0][:7]
+            lines = tuple(
+                InvoiceLine(line_id=line_id, name=name, billing_method=method, amount=from_minor(amount, currency),
+                            items=items,
+                            details=tuple(self._details(il_id, line_id, state == "cancelled")) if details else ())
+                for *_, il_id, line_id, amount, items, name, method in rows
             )
-        return [
-            Invoice(number=r["number"], contract=r["contract"], customer=r["customer"],
-                    run_date=date.fromisoformat(r["run_date"]), currency=r["currency"],
-                    status=r["status"], lines=tuple(lines_by_invoice.get(r["id"], ())))
-            for r in rows
-        ]
+            found.append(Invoice(number=number, contract=contract_name, customer=customer,
+                                 run_date=date.fromisoformat(run_date), currency=currency, status=state, lines=lines))
+        return found
 
-    def _details(self, invoice_line: dict, cancelled: bool) -> Iterator:
+    def _details(self, invoice_line_id: int, line_id: int, cancelled: bool) -> Iterator:
         """What an invoice line billed: the live items, or for a cancelled invoice the copy
         kept when it was cancelled (its items may have been billed again, or deleted)."""
-        line = self.line(invoice_line["line_id"])
+        line = self.line(line_id)
         milestones = line.billing_method == FIXED_PRICE
         if cancelled:
             sql = """SELECT item_id AS id, date, amount, type, quantity, description, name, percent,
@@ -578,7 +577,7 @@ class Store:
         else:
             sql = "SELECT t.*, NULL AS invoice FROM transactions t WHERE t.invoice_line_id = ? ORDER BY t.date, t.id"
         build = _milestone if milestones else _transaction
-        return (build(row, line) for row in self._rows(sql, [invoice_line["id"]]))
+        return (build(row, line) for row in self._rows(sql, [invoice_line_id]))
 
     def set_invoice_status(self, invoice_id: int, status: str) -> None:
         self.db.execute("UPDATE invoices SET status = ?, changed_at = ? WHERE id = ?",
@@ -612,12 +611,13 @@ class Store:
         row = self._one("SELECT max(run_date) AS latest FROM runs", [])
         return _date(row["latest"])
 
-    def due_date_schedules(self, run_date: date) -> Iterator[dict]:
-        return self._rows(
-            """SELECT s.id, s.line_id, s.frequency, s.rrule, s.dates, s.start, s."end",
-                      l.processed_through
+    def due_schedule_kinds(self, run_date: date) -> list[dict]:
+        """The distinct (schedule, processed through) of the date-based schedules with a run
+        date due by `run_date`: a book of 100,000 lines on one monthly schedule has one."""
+        return list(self._rows(
+            """SELECT DISTINCT s.frequency, s.rrule, s.dates, s.start, s."end", l.processed_through
                  FROM schedules s JOIN contract_lines l ON l.id = s.line_id
-                WHERE s.kind = 'dates' AND s.next_run_date <= ?""", [run_date.isoformat()])
+                WHERE s.kind = 'dates' AND s.next_run_date <= ?""", [run_date.isoformat()]))
 
     def begin_run(self, instance: Instance, run_date: date, forced: bool) -> int:
         now = clock.stamp()
@@ -629,24 +629,44 @@ class Store:
     def end_run(self, run_id: int) -> None:
         self.db.execute("UPDATE runs SET ended_at = ? WHERE id = ?", [clock.stamp(), run_id])
 
-    def stage_due_run_dates(self, due: Iterable[tuple[int, str, str]],
-                            advanced: Iterable[tuple[int, int, str, str | None]]) -> None:
-        """Load the run's due (line, run date, cut-off) rows, and move each due schedule
-        on: (schedule id, line id, processed through, next run date)."""
-        self.db.execute("DROP TABLE IF EXISTS temp.due")
-        self.db.execute("DROP TABLE IF EXISTS temp.advanced")
+    def stage_due_run_dates(self, run_date: date, plans: list[tuple[dict, list[tuple[str, str]], str | None, str | None]]) -> None:
+        """Load the run's due (line, run date, cut-off) rows and move each due schedule on.
+        A plan is (a schedule kind from `due_schedule_kinds`, its pending (run date, cut-off)
+        pairs, the run date it is processed through after this run, its next run date)."""
+        for table in ("plan", "plan_dates", "due_schedules", "due"):
+            self.db.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        self.db.execute(
+            """CREATE TEMP TABLE plan (id INTEGER PRIMARY KEY, frequency TEXT, rrule TEXT, dates TEXT, start TEXT,
+                   "end" TEXT, processed_through TEXT, through TEXT, next_run_date TEXT)""")
+        self.db.execute("CREATE TEMP TABLE plan_dates (plan_id INTEGER, run_date TEXT, cutoff TEXT)")
+        for number, (kind, pending, through, following) in enumerate(plans, start=1):
+            self.conn.execute(
+                "INSERT INTO temp.plan VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [number, kind["frequency"], kind["rrule"], kind["dates"], kind["start"], kind["end"],
+                 kind["processed_through"], through, following])
+            self.conn.executemany("INSERT INTO temp.plan_dates VALUES (?, ?, ?)",
+                                  [(number, day, cutoff) for day, cutoff in pending])
+        self.db.execute(
+            """CREATE TEMP TABLE due_schedules AS
+               SELECT s.id AS schedule_id, s.line_id, p.id AS plan_id
+                 FROM schedules s JOIN contract_lines l ON l.id = s.line_id
+                 JOIN temp.plan p ON s.frequency IS p.frequency AND s.rrule IS p.rrule AND s.dates IS p.dates
+                      AND s.start IS p.start AND s."end" IS p."end" AND l.processed_through IS p.processed_through
+                WHERE s.kind = 'dates' AND s.next_run_date <= ?""", [run_date.isoformat()])
         self.db.execute(
             "CREATE TEMP TABLE due (line_id INTEGER, run_date TEXT, cutoff TEXT, PRIMARY KEY (line_id, run_date)) WITHOUT ROWID")
         self.db.execute(
-            "CREATE TEMP TABLE advanced (schedule_id INTEGER PRIMARY KEY, line_id INTEGER, processed_through TEXT, next_run_date TEXT)")
-        self.conn.executemany("INSERT INTO temp.due VALUES (?, ?, ?)", due)
-        self.conn.executemany("INSERT INTO temp.advanced VALUES (?, ?, ?, ?)", advanced)
+            """INSERT INTO temp.due SELECT ds.line_id, pd.run_date, pd.cutoff
+                 FROM temp.due_schedules ds JOIN temp.plan_dates pd ON pd.plan_id = ds.plan_id
+                ORDER BY ds.line_id, pd.run_date""")
         self.db.execute(
-            """UPDATE schedules SET next_run_date = a.next_run_date FROM temp.advanced a
-                WHERE schedules.id = a.schedule_id""")
+            """UPDATE schedules SET next_run_date = p.next_run_date
+                 FROM temp.due_schedules ds JOIN temp.plan p ON p.id = ds.plan_id
+                WHERE schedules.id = ds.schedule_id""")
         self.db.execute(
-            """UPDATE contract_lines SET processed_through = a.processed_through FROM temp.advanced a
-                WHERE contract_lines.id = a.line_id""")
+            """UPDATE contract_lines SET processed_through = p.through
+                 FROM temp.due_schedules ds JOIN temp.plan p ON p.id = ds.plan_id
+                WHERE contract_lines.id = ds.line_id""")
 
     def stage_billable(self, run_date: date, latest_run_date: date | None) -> None:
         """Every item this run may bill, each with its invoice run date: unbilled
@@ -659,8 +679,9 @@ class Store:
                SELECT line_id, count(*) AS n, min(run_date) AS first_run_date, max(cutoff) AS last_cutoff
                  FROM temp.due GROUP BY line_id""")
         self.db.execute(
-            """CREATE TEMP TABLE billable (kind TEXT NOT NULL, item_id INTEGER NOT NULL, line_id INTEGER NOT NULL,
-                   run_date TEXT NOT NULL, date TEXT NOT NULL, amount INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 0)""")
+            """CREATE TEMP TABLE billable (line_id INTEGER NOT NULL, run_date TEXT NOT NULL, kind TEXT NOT NULL,
+                   item_id INTEGER NOT NULL, date TEXT NOT NULL, amount INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 0,
+                   PRIMARY KEY (line_id, run_date, kind, item_id)) WITHOUT ROWID""")
         self.db.execute(
             """INSERT INTO temp.billable (kind, item_id, line_id, run_date, date, amount)
                SELECT 't', t.id, t.line_id,
@@ -681,8 +702,6 @@ class Store:
                 WHERE m.kind = 'milestone' AND m.invoice_line_id IS NULL AND m.ready = 1
                   AND m.date <= :run_date""",
             {"latest": _iso(latest_run_date), "run_date": run_date.isoformat()})
-        self.db.execute("CREATE INDEX temp.billable_by_line ON billable(line_id, run_date)")
-        self.db.execute("CREATE INDEX temp.billable_by_item ON billable(item_id, kind)")
 
     def lines_over_cap(self) -> list[tuple[int, int]]:
         """(line id, headroom) of the capped lines whose billable transactions add up to
@@ -703,9 +722,9 @@ class Store:
             "SELECT item_id, amount FROM temp.billable WHERE kind = 't' AND line_id = ? ORDER BY date, item_id",
             [line_id])]
 
-    def hold_transactions(self, transaction_ids: Iterable[int]) -> None:
-        self.conn.executemany("UPDATE temp.billable SET held = 1 WHERE kind = 't' AND item_id = ?",
-                              ((i,) for i in transaction_ids))
+    def hold_transactions(self, line_id: int, transaction_ids: Iterable[int]) -> None:
+        self.conn.executemany("UPDATE temp.billable SET held = 1 WHERE line_id = ? AND kind = 't' AND item_id = ?",
+                              ((line_id, i) for i in transaction_ids))
 
     def write_invoices(self, run_id: int) -> None:
         """One invoice per contract and invoice run date, numbered in order of run date,
@@ -774,7 +793,8 @@ class Store:
                       count(*) || ' unbilled transaction(s) and no invoice run date left'
                  FROM schedules s JOIN transactions t ON t.line_id = s.line_id AND t.invoice_line_id IS NULL
                 WHERE s.kind = 'dates' AND s.next_run_date IS NULL
-                  AND NOT EXISTS (SELECT 1 FROM temp.billable b WHERE b.kind = 't' AND b.item_id = t.id AND b.held = 0)
+                  AND NOT EXISTS (SELECT 1 FROM temp.billable b WHERE b.line_id = t.line_id AND b.kind = 't'
+                                                                  AND b.item_id = t.id AND b.held = 0)
                 GROUP BY s.line_id""",
         ]
         for select in statements:
