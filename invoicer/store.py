@@ -764,43 +764,59 @@ class Store:
                       FROM temp.billable b JOIN temp.placed p ON p.line_id = b.line_id AND p.run_date = b.run_date
                      WHERE b.kind = '{kind}' AND b.held = 0 AND {table}.id = b.item_id""")
 
+    # Why a line is passed over, as (line_id, reason, run_date, detail) rows. These need
+    # only the book, so `doctor` forecasts them too; run them after the items are linked.
+    _STANDING_SKIPS = (
+        # A time-and-material line needs a date-based invoice schedule.
+        """SELECT l.id, 'no-schedule', NULL, NULL FROM contract_lines l
+            WHERE l.billing_method = 'time-and-material'
+              AND NOT EXISTS (SELECT 1 FROM schedules s WHERE s.line_id = l.id AND s.kind = 'dates')""",
+        # A fixed-price line needs milestones.
+        """SELECT l.id, 'no-milestones', NULL, NULL FROM contract_lines l
+            WHERE l.billing_method = 'fixed-price'
+              AND NOT EXISTS (SELECT 1 FROM schedules s WHERE s.line_id = l.id AND s.kind = 'milestone')""",
+        """SELECT m.line_id, 'milestone-not-ready', :run_date,
+                  group_concat(m.name || ' (' || m.date || ')', ', ')
+             FROM schedules m
+            WHERE m.kind = 'milestone' AND m.invoice_line_id IS NULL AND m.ready = 0 AND m.date <= :run_date
+            GROUP BY m.line_id""",
+        # Unbilled transactions on a line whose schedule has no run date left.
+        """SELECT s.line_id, 'schedule-ended', NULL,
+                  count(*) || ' unbilled transaction(s) and no invoice run date left'
+             FROM schedules s JOIN transactions t ON t.line_id = s.line_id AND t.invoice_line_id IS NULL
+            WHERE s.kind = 'dates' AND s.next_run_date IS NULL
+            GROUP BY s.line_id""",
+    )
+    # ... and those that only this run's staged items tell.
+    _RUN_SKIPS = (
+        # A run date came with nothing to bill.
+        """SELECT d.line_id, 'no-transactions', d.run_date, NULL FROM temp.due d
+             JOIN contract_lines l ON l.id = d.line_id AND l.billing_method = 'time-and-material'
+            WHERE NOT EXISTS (SELECT 1 FROM temp.billable b WHERE b.line_id = d.line_id AND b.run_date = d.run_date)""",
+        """SELECT line_id, 'over-not-to-exceed', max(run_date),
+                  count(*) || ' transaction(s) held back by the not-to-exceed limit'
+             FROM temp.billable WHERE held = 1 GROUP BY line_id""",
+    )
+
     def write_skips(self, run_id: int, run_date: date) -> None:
         """The lines batch invoicing passed over in this run, and why."""
         params = {"run_id": run_id, "run_date": run_date.isoformat()}
-        statements = [
-            # A time-and-material line needs a date-based invoice schedule.
-            """SELECT l.id, 'no-schedule', NULL, NULL FROM contract_lines l
-                WHERE l.billing_method = 'time-and-material'
-                  AND NOT EXISTS (SELECT 1 FROM schedules s WHERE s.line_id = l.id AND s.kind = 'dates')""",
-            # A fixed-price line needs milestones.
-            """SELECT l.id, 'no-milestones', NULL, NULL FROM contract_lines l
-                WHERE l.billing_method = 'fixed-price'
-                  AND NOT EXISTS (SELECT 1 FROM schedules s WHERE s.line_id = l.id AND s.kind = 'milestone')""",
-            # A run date came with nothing to bill.
-            """SELECT d.line_id, 'no-transactions', d.run_date, NULL FROM temp.due d
-                 JOIN contract_lines l ON l.id = d.line_id AND l.billing_method = 'time-and-material'
-                WHERE NOT EXISTS (SELECT 1 FROM temp.billable b WHERE b.line_id = d.line_id AND b.run_date = d.run_date)""",
-            """SELECT line_id, 'over-not-to-exceed', max(run_date),
-                      count(*) || ' transaction(s) held back by the not-to-exceed limit'
-                 FROM temp.billable WHERE held = 1 GROUP BY line_id""",
-            """SELECT m.line_id, 'milestone-not-ready', :run_date,
-                      group_concat(m.name || ' (' || m.date || ')', ', ')
-                 FROM schedules m
-                WHERE m.kind = 'milestone' AND m.invoice_line_id IS NULL AND m.ready = 0 AND m.date <= :run_date
-                GROUP BY m.line_id""",
-            # Unbilled transactions on a line whose schedule has no run date left.
-            """SELECT s.line_id, 'schedule-ended', NULL,
-                      count(*) || ' unbilled transaction(s) and no invoice run date left'
-                 FROM schedules s JOIN transactions t ON t.line_id = s.line_id AND t.invoice_line_id IS NULL
-                WHERE s.kind = 'dates' AND s.next_run_date IS NULL
-                  AND NOT EXISTS (SELECT 1 FROM temp.billable b WHERE b.line_id = t.line_id AND b.kind = 't'
-                                                                  AND b.item_id = t.id AND b.held = 0)
-                GROUP BY s.line_id""",
-        ]
-        for select in statements:
+        for select in self._STANDING_SKIPS + self._RUN_SKIPS:
             self.db.execute(
                 f"INSERT INTO run_skips (run_id, line_id, reason, run_date, detail) SELECT :run_id, * FROM ({select})",
                 params)
+
+    def standing_skips(self, run_date: date) -> list[Skip]:
+        """The lines a run for `run_date` would pass over whatever it stages."""
+        union = " UNION ALL ".join(f"SELECT * FROM ({select})" for select in self._STANDING_SKIPS)
+        return [
+            Skip(line_id=r[0], contract=r[5], name=r[4], reason=r[1], run_date=_date(r[2]), detail=r[3])
+            for r in self.conn.execute(
+                f"""WITH k (line_id, reason, run_date, detail) AS ({union})
+                    SELECT k.*, l.name, c.name FROM k
+                      JOIN contract_lines l ON l.id = k.line_id JOIN contracts c ON c.id = l.contract_id
+                     ORDER BY c.name, k.line_id""", {"run_date": run_date.isoformat()})
+        ]
 
     def run_skips(self, run_id: int) -> list[Skip]:
         return [
@@ -811,6 +827,16 @@ class Store:
                      JOIN contract_lines l ON l.id = s.line_id JOIN contracts c ON c.id = l.contract_id
                     WHERE s.run_id = ? ORDER BY c.name, s.line_id, s.run_date""", [run_id])
         ]
+
+    # health -----------------------------------------------------------------------------
+
+    def integrity_problems(self) -> list[str]:
+        found = [row[0] for row in self.conn.execute("PRAGMA integrity_check")]
+        found += [f"foreign key: {row[0]} row {row[1]} -> {row[2]}" for row in self.conn.execute("PRAGMA foreign_key_check")]
+        return [] if found == ["ok"] else [f for f in found if f != "ok"]
+
+    def running_instances(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM workflow_instances WHERE state = 'running'").fetchone()[0]
 
     def runs(self, limit: int | None = None) -> list[Run]:
         rows = list(self._rows(
