@@ -29,7 +29,7 @@ from invoicer.money import (
     to_minor,
 )
 from invoicer.store import Store, schedule_from_row
-from invoicer.values import choice, parse_date, parse_optional_date, parse_quantity, parse_text
+from invoicer.values import choice, iso_date, parse_date, parse_optional_date, parse_quantity, parse_text
 
 # How many upcoming run dates `schedule list` shows after the ones already due.
 UPCOMING_SHOWN = 3
@@ -302,7 +302,7 @@ def transaction_row(line: Line, when, amount, kind=None, quantity=None, descript
     quantity = parse_quantity(quantity)
     return {
         "line_id": line.id,
-        "date": parse_date(when, "date").isoformat(),
+        "date": iso_date(when, "date"),
         "amount": parse_minor(amount, line.currency, "amount"),
         "type": choice(kind or "time", TRANSACTION_TYPES, "type"),
         "quantity": None if quantity is None else str(quantity),

@@ -115,48 +115,50 @@ def _no_constant(name: str):
 
 def import_contracts(store: Store, lines: Iterable[str]) -> int:
     with store.writing():
-        count = 0
-        for number, row in rows(lines, CONTRACT_FIELDS):
-            with _at_row(number):
-                book._add_line(store, **{f: row.get(f) for f in CONTRACT_FIELDS})
-            count += 1
-        return count
+        added = _numbered(rows(lines, CONTRACT_FIELDS),
+                          lambda row: book._add_line(store, **{f: row.get(f) for f in CONTRACT_FIELDS}))
+        return sum(1 for _ in added)
 
 
 def import_schedules(store: Store, lines: Iterable[str]) -> int:
     with store.writing():
         resolve = _line_resolver(store)
-        count = 0
-        for number, row in rows(lines, SCHEDULE_FIELDS):
-            with _at_row(number):
-                book._add_schedule(
-                    store, resolve(row), frequency=row.get("frequency"), rrule=row.get("rrule"),
-                    dates=row.get("dates"), start=row.get("start"), end=row.get("end"),
-                    milestone=row.get("milestone"), milestone_date=row.get("date"),
-                    amount=row.get("amount"), percent=row.get("percent"),
-                    ready=parse_bool(row.get("ready"), "ready"),
-                )
-            count += 1
-        return count
+
+        def add(row: dict):
+            return book._add_schedule(
+                store, resolve(row), frequency=row.get("frequency"), rrule=row.get("rrule"),
+                dates=row.get("dates"), start=row.get("start"), end=row.get("end"),
+                milestone=row.get("milestone"), milestone_date=row.get("date"),
+                amount=row.get("amount"), percent=row.get("percent"),
+                ready=parse_bool(row.get("ready"), "ready"),
+            )
+
+        return sum(1 for _ in _numbered(rows(lines, SCHEDULE_FIELDS), add))
 
 
 def import_transactions(store: Store, lines: Iterable[str]) -> int:
     with store.writing():
         resolve = _line_resolver(store)
+        checked = _numbered(rows(lines, TRANSACTION_FIELDS), lambda row: book.transaction_row(
+            resolve(row), row.get("date"), row.get("amount"), row.get("type"), row.get("quantity"),
+            row.get("description")))
         count = 0
-
-        def checked() -> Iterator[dict]:
-            nonlocal count
-            for number, row in rows(lines, TRANSACTION_FIELDS):
-                with _at_row(number):
-                    yield book.transaction_row(resolve(row), row.get("date"), row.get("amount"), row.get("type"),
-                                               row.get("quantity"), row.get("description"))
-                count += 1
-
-        stream = checked()
-        while batch := list(islice(stream, BATCH)):
+        while batch := list(islice(checked, BATCH)):
             store.add_transactions(batch)
+            count += len(batch)
         return count
+
+
+def _numbered(numbered_rows: Iterable[tuple[int, dict]], apply: Callable[[dict], object]) -> Iterator:
+    """apply() to each row; an error names its row number, keeping its kind and exit code."""
+    number = 0
+    try:
+        for number, row in numbered_rows:
+            yield apply(row)
+    except InvoicerError as error:
+        if not str(error).startswith("row "):
+            error.args = (f"row {number}: {error}",)
+        raise
 
 
 def _line_resolver(store: Store) -> Callable[[dict], Line]:
@@ -176,18 +178,3 @@ def _line_resolver(store: Store) -> Callable[[dict], Line]:
         return found
 
     return resolve
-
-
-class _at_row:
-    """Prefix a row's error with its row number, keeping its kind and exit code."""
-
-    def __init__(self, number: int):
-        self.number = number
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        if isinstance(error, InvoicerError) and not str(error).startswith("row "):
-            error.args = (f"row {self.number}: {error}",)
-        return False

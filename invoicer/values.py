@@ -13,13 +13,19 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def parse_date(text, field: str = "date") -> date:
-    raw = str(text).strip() if text is not None else ""
+    return date.fromisoformat(iso_date(text, field))
+
+
+def iso_date(text, field: str = "date") -> str:
+    """A date's canonical text, YYYY-MM-DD, checked: what the store keeps."""
+    raw = text.strip() if isinstance(text, str) else ("" if text is None else str(text).strip())
     try:
         if not _ISO_DATE.fullmatch(raw):
             raise ValueError
-        return date.fromisoformat(raw)
+        date.fromisoformat(raw)
     except ValueError:
         raise InputError(f"{field}: {raw!r} is not a date in the form YYYY-MM-DD") from None
+    return raw
 
 
 def parse_optional_date(text, field: str) -> date | None:
