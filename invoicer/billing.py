@@ -43,8 +43,19 @@ def process(store: Store, instance: Instance, run_date: date, force: bool = Fals
     """One Process step for `run_date`, inside the caller's transaction; or `sleeping`."""
     if not force and engine.is_sleeping(run_date, store.has_run_for(run_date), instance):
         return RunResult(status="sleeping", run_date=run_date, next_due=run_date + timedelta(days=1))
+    return _process_step(store, instance, run_date, force, dry_run)
+
+
+def forecast(store: Store, run_date: date) -> RunResult:
+    """What a Process step for `run_date` would make now, job or no job; the caller's
+    transaction must be rolled back."""
+    return _process_step(store, None, run_date, forced=True, dry_run=True)
+
+
+def _process_step(store: Store, instance: Instance | None, run_date: date, forced: bool,
+                  dry_run: bool) -> RunResult:
     latest_run_date = store.latest_run_date()
-    run_id = store.begin_run(instance, run_date, forced=force)
+    run_id = store.begin_run(instance, run_date, forced=forced)
     plans = []
     for kind in store.due_schedule_kinds(run_date):
         schedule = schedule_from_row(kind)

@@ -385,6 +385,15 @@ class Store:
         where, params = ("WHERE c.name = ?", [contract]) if contract else ("", [])
         return [_line(row) for row in self._rows(self._LINE + f" {where} ORDER BY c.name, l.id", params)]
 
+    def unbilled_minor(self, line_id: int, through: date | None) -> tuple[int, int, int, int]:
+        """(count, sum) of a line's unbilled transactions, and of those dated up to `through`."""
+        row = self.conn.execute(
+            """SELECT count(*), coalesce(sum(amount), 0),
+                      count(*) FILTER (WHERE date <= :through), coalesce(sum(amount) FILTER (WHERE date <= :through), 0)
+                 FROM transactions WHERE line_id = :line AND invoice_line_id IS NULL""",
+            {"line": line_id, "through": _iso(through)}).fetchone()
+        return row[0], row[1], row[2], row[3]
+
     def billed_minor(self, line_id: int) -> int:
         """What a line has billed on invoices not cancelled."""
         return self._one(
@@ -619,10 +628,11 @@ class Store:
                  FROM schedules s JOIN contract_lines l ON l.id = s.line_id
                 WHERE s.kind = 'dates' AND s.next_run_date <= ?""", [run_date.isoformat()]))
 
-    def begin_run(self, instance: Instance, run_date: date, forced: bool) -> int:
+    def begin_run(self, instance: Instance | None, run_date: date, forced: bool) -> int:
         now = clock.stamp()
         return self.db["runs"].insert(
-            {"instance_id": instance.id, "workflow": instance.workflow, "run_date": run_date.isoformat(),
+            {"instance_id": instance and instance.id, "workflow": instance and instance.workflow,
+             "run_date": run_date.isoformat(),
              "started_at": now, "ended_at": now, "forced": int(forced)}
         ).last_pk
 

@@ -9,7 +9,7 @@ from typer._click import exceptions as click  # Typer 0.29 vendors click: its ex
 from typer.exceptions import Abort
 from typer.core import TyperGroup
 
-from invoicer.cli import contract, doctor, invoice, job, run, schedule, transaction
+from invoicer.cli import contract, doctor, explain, invoice, job, run, schedule, transaction
 from invoicer.errors import InvoicerError
 from invoicer.render import error
 
@@ -72,6 +72,7 @@ app.add_typer(invoice.app, name="invoice")
 app.add_typer(run.runs, name="run")
 app.command("run-once")(run.run_once)
 app.command("doctor")(doctor.doctor)
+app.command("explain")(explain.explain)
 
 
 def main() -> None:
