@@ -1,7 +1,7 @@
 """Invoices after the run: list, show, confirm (final) and cancel (drafts only: what they
 billed becomes billable again); and the record of every Process step."""
 
-from invoicer.errors import InvoicerError
+from invoicer.errors import InputError, InvoicerError
 from invoicer.model import Invoice, Run
 from invoicer.store import Store
 from invoicer.values import choice
@@ -43,6 +43,18 @@ def cancel(store: Store, number: str) -> Invoice:
 def _one(store: Store, number: str) -> Invoice:
     row = store.invoice_row(number.strip())
     return store.invoices(number=row["number"], details=True)[0]
+
+
+def export(store: Store, number: str | None, every: bool, status: str | None, contract: str | None,
+           fmt: str) -> list[Invoice]:
+    choice(fmt, ("csv", "json"), "format")
+    if (number is None) == (not every):
+        raise InputError("give an invoice NUMBER or --all")
+    if number is not None:
+        return [show(store, number)]
+    status = choice(status, STATUSES, "status") if status else None
+    with store.reading():
+        return store.invoices(status=status, contract=contract, details=fmt == "json")
 
 
 def list_runs(store: Store, limit: int | None = None) -> list[Run]:

@@ -138,6 +138,21 @@ def invoice_json(invoice: Invoice, details: bool = False) -> dict:
     }
 
 
+def invoice_csv(invoices: Iterable[Invoice]) -> None:
+    """One row per invoice line, the invoice's header repeated: what accounting imports."""
+    import csv
+
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["number", "status", "contract", "customer", "run_date", "currency", "invoice_total",
+                  "line_id", "line", "billing_method", "line_amount", "items"])
+    for i in invoices:
+        total = format_amount(i.total, i.currency)
+        for line in i.lines:
+            out.writerow([i.number, i.status, i.contract, i.customer, i.run_date.isoformat(), i.currency, total,
+                          line.line_id, line.name, line.billing_method, format_amount(line.amount, i.currency),
+                          line.items])
+
+
 def skip_json(skip: Skip) -> dict:
     return {"line_id": skip.line_id, "contract": skip.contract, "name": skip.name, "reason": skip.reason,
             "run_date": _iso(skip.run_date), "detail": skip.detail}

@@ -318,3 +318,17 @@ def test_a_transaction_released_by_a_cancel_can_be_deleted_and_the_cancelled_inv
     assert cancelled["total"] == "10099.00"
     rebilled = book.ok("run-once", "--date", "2024-04-01")["invoices"]
     assert [(i["total"], i["lines"][0]["transactions"]) for i in rebilled] == [("100.00", 1)]
+
+
+def test_invoice_export_writes_one_csv_row_per_invoice_line_and_json_with_details(book):
+    tx(book, book.design, "2024-02-10", "100")
+    tx(book, book.build, "2024-02-11", "0.5")
+    number = book.ok("run-once", "--date", "2024-03-01")["invoices"][0]["number"]
+    rows = book("invoice", "export", "--all").stdout.splitlines()
+    assert rows[0].startswith("number,status,contract,customer,run_date,currency,invoice_total")
+    assert rows[1:] == [f"{number},draft,C-1,Fabrikam,2024-03-01,USD,100.50,{book.design},Design,time-and-material,100.00,1",
+                        f"{number},draft,C-1,Fabrikam,2024-03-01,USD,100.50,{book.build},Build,time-and-material,0.50,1"]
+    exported = book.ok("invoice", "export", number)["invoices"]
+    assert exported == [book.ok("invoice", "show", number)]
+    assert book("invoice", "export").exit_code == 1
+    assert book("invoice", "export", "--all", "--format", "xml").exit_code == 1

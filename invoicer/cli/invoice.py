@@ -62,3 +62,24 @@ def _print(invoice, json_output: bool) -> None:
         render.emit(render.invoice_json(invoice, details=True))
     else:
         render.show_invoice(invoice)
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    number: Annotated[str | None, typer.Argument(metavar="[NUMBER]", help="One invoice; or --all.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every invoice (with --status/--contract to narrow).")] = False,
+    status: Annotated[str | None, typer.Option("--status", help="draft|confirmed|cancelled")] = None,
+    contract: Annotated[str | None, typer.Option("--contract")] = None,
+    format_: Annotated[str, typer.Option("--format", help="csv (one row per invoice line) or json.")] = "csv",
+    json_output: Json = False,
+) -> None:
+    """Hand invoices to an accounting system, on stdout.
+
+    Example: invoicer invoice export --all --status confirmed --format csv > invoices.csv
+    """
+    found = invoices.export(store(ctx), number, all_, status, contract, "json" if json_output else format_)
+    if json_output or format_ == "json":
+        render.emit({"invoices": [render.invoice_json(i, details=True) for i in found]})
+    else:
+        render.invoice_csv(found)
