@@ -78,6 +78,8 @@ def set_line(store: Store, line_id: int, name=None, amount=None, not_to_exceed=N
              clear_not_to_exceed: bool = False, project=None) -> Line:
     if not_to_exceed is not None and clear_not_to_exceed:
         raise InputError("not_to_exceed: give --not-to-exceed or --no-not-to-exceed, not both")
+    if all(v is None for v in (name, amount, not_to_exceed, project)) and not clear_not_to_exceed:
+        raise InputError("give what to change: --name, --amount, --not-to-exceed, --no-not-to-exceed or --project")
     with store.writing():
         line = store.line(line_id)
         changes: dict = {}
@@ -263,6 +265,8 @@ def _schedule_entry(store: Store, row: dict, line: Line, with_run_dates: bool) -
         invoiced = store.invoices_by_run_date(line.id)
         horizon = max(clock.today(), processed or clock.today())
         shown = list(schedules.run_dates(schedule, None, horizon))
+        # Run dates a replaced schedule billed stay in view.
+        shown = sorted(set(shown) | {date.fromisoformat(d) for d in invoiced})
         upcoming = shown[-1] if shown else None
         for _ in range(UPCOMING_SHOWN):
             upcoming = schedules.next_run_date(schedule, upcoming if upcoming else horizon)

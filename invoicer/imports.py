@@ -47,6 +47,8 @@ def rows(lines: Iterable[str], fields: tuple[str, ...]) -> Iterator[tuple[int, d
     except UnicodeDecodeError:
         raise InputError("file: not UTF-8 text") from None
     stream = _chain(first, lines)
+    if first.lstrip().startswith("["):
+        raise InputError("file: a JSON array; give JSON Lines instead (one object a line)")
     if first.lstrip().startswith("{"):
         yield from _json_lines(stream, fields)
     else:
@@ -166,14 +168,18 @@ def _line_resolver(store: Store) -> Callable[[dict], Line]:
     cache: dict = {}
 
     def resolve(row: dict) -> Line:
-        line_id = row.get("line_id")
-        key = line_id if line_id not in (None, "") else (row.get("contract"), row.get("line"))
+        line_id, contract, name = row.get("line_id"), row.get("contract"), row.get("line")
+        key = (line_id, contract, name)
         found = cache.get(key)
         if found is None:
-            if isinstance(key, tuple):
-                found = store.line_by_name(parse_text(key[0], "contract"), parse_text(key[1], "line"))
+            if line_id is None:
+                found = store.line_by_name(parse_text(contract, "contract"), parse_text(name, "line"))
             else:
-                found = store.line(parse_id(key, "line_id"))
+                found = store.line(parse_id(line_id, "line_id"))
+                if (contract is not None and contract.strip() != found.contract) or \
+                        (name is not None and name.strip() != found.name):
+                    raise InputError(f"line_id: line {found.id} is {found.contract} / {found.name}, "
+                                     "not the contract and line the row names")
             cache[key] = found
         return found
 

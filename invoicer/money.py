@@ -45,6 +45,8 @@ def parse_minor(text, currency: str, field: str = "amount") -> int:
     '1234.5' and '1234.500' are the same USD amount (123450), '12.345' is refused."""
     raw = text.strip() if isinstance(text, str) else ("" if text is None else str(text).strip())
     match = _DECIMAL.fullmatch(raw)
+    if not raw:
+        raise InputError(f"{field}: missing (a positive decimal amount like 1234.50)")
     if match is None:
         raise InputError(f"{field}: {raw!r} is not a positive decimal amount like 1234.50")
     whole, fraction = match.group(1), (match.group(2) or "").rstrip("0")

@@ -35,7 +35,7 @@ def error(message: str, code: str, as_json: bool) -> None:
     if as_json:
         sys.stderr.write(json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False) + "\n")
     else:
-        sys.stderr.write(f"invoicer: error: {' '.join(message.split())}\n")
+        sys.stderr.write(f"invoicer: error: {message.replace(chr(13), ' ').replace(chr(10), ' ')}\n")
 
 
 def console():
@@ -56,7 +56,8 @@ def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable], m
                  show_edge=False, pad_edge=False)
     money = set(money)
     for name in columns:
-        grid.add_column(name, justify="right" if name in money else "left", no_wrap=name in money)
+        # Fold rather than cut: an invoice number or a date must never end in "...".
+        grid.add_column(name, justify="right" if name in money else "left", overflow="fold")
     for row in rows:
         grid.add_row(*("" if v is None else str(v) for v in row))
     out.print(grid)
@@ -206,6 +207,10 @@ def show_jobs(statuses: list[JobStatus]) -> None:
             s.instance.workflow if s.instance else "-", s.step or "-",
             _iso(s.instance.last_end) if s.instance and s.instance.last_end else "-",
             _iso(s.next_due) or "-", "STOPPED RUNNING" if s.stalled else "no"] for s in statuses])
+    for s in statuses:
+        if s.stalled:
+            say(f"{s.job.name!r} has stopped running: its Process step due {_iso(s.next_due)} did not run. "
+                f"Catch up with `invoicer run-once`, or restart it: invoicer job restart {s.job.name!r}")
 
 
 def show_invoices(invoices: list[Invoice]) -> None:

@@ -56,7 +56,10 @@ def _check_rrule(text: str, start: date) -> str:
     try:
         parsed = _rule(DateSchedule(rrule=rule, start=start))
     except (ValueError, TypeError) as error:
-        raise InputError(f"rrule: {text!r} is not a valid RFC 5545 rule ({error})") from None
+        # dateutil's own words help when they name a part ("unknown parameter name"), not otherwise.
+        said = str(error) if isinstance(error, ValueError) and "unpack" not in str(error) else ""
+        raise InputError(f"rrule: {text!r} is not a valid RFC 5545 rule like FREQ=MONTHLY;BYMONTHDAY=1"
+                         + (f" ({said})" if said else "")) from None
     if parsed._freq > 3:  # HOURLY, MINUTELY, SECONDLY
         raise InputError("rrule: a rule finer than daily cannot make invoice run dates")
     # dateutil takes what RFC 5545 forbids: INTERVAL=0 loops forever, a negative one crashes.

@@ -33,7 +33,21 @@ from invoicer.model import (
 from invoicer.money import from_minor
 
 APPLICATION_ID = 0x494E5643  # "INVC": marks a file as an invoicer database
-BUSY_TIMEOUT_SECONDS = float(os.environ.get("INVOICER_BUSY_TIMEOUT", "10"))
+DEFAULT_BUSY_TIMEOUT_SECONDS = 10.0
+
+
+def busy_timeout() -> float:
+    """How long a command waits for a busy database: $INVOICER_BUSY_TIMEOUT seconds."""
+    text = os.environ.get("INVOICER_BUSY_TIMEOUT")
+    if text is None:
+        return DEFAULT_BUSY_TIMEOUT_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86_400:
+        raise InvoicerError(f"INVOICER_BUSY_TIMEOUT: {text!r} is not a number of seconds (0 to 86400)")
+    return seconds
 
 
 def _m001_initial(db: Database) -> None:
@@ -44,15 +58,15 @@ def _m001_initial(db: Database) -> None:
 
 _SCHEMA_1 = """
 CREATE TABLE jobs (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
     job_type TEXT NOT NULL,
     frequency TEXT NOT NULL,
     active INTEGER NOT NULL,
     created_at TEXT NOT NULL
 ) STRICT;
 CREATE TABLE workflow_instances (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id INTEGER NOT NULL UNIQUE REFERENCES jobs(id),
     workflow TEXT NOT NULL,
     state TEXT NOT NULL CHECK (state IN ('running', 'stopped')),
@@ -61,13 +75,13 @@ CREATE TABLE workflow_instances (
 ) STRICT;
 CREATE UNIQUE INDEX one_running_instance ON workflow_instances(state) WHERE state = 'running';
 CREATE TABLE contracts (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL UNIQUE,
     customer TEXT NOT NULL,
     currency TEXT NOT NULL
 ) STRICT;
 CREATE TABLE contract_lines (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     contract_id INTEGER NOT NULL REFERENCES contracts(id),
     name TEXT NOT NULL,
     billing_method TEXT NOT NULL CHECK (billing_method IN ('fixed-price', 'time-and-material')),
@@ -78,7 +92,7 @@ CREATE TABLE contract_lines (
     UNIQUE (contract_id, name)
 ) STRICT;
 CREATE TABLE invoices (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     number TEXT NOT NULL UNIQUE,
     contract_id INTEGER NOT NULL REFERENCES contracts(id),
     run_date TEXT NOT NULL,
@@ -90,7 +104,7 @@ CREATE TABLE invoices (
 CREATE INDEX invoices_by_run ON invoices(run_id);
 CREATE INDEX invoices_by_contract ON invoices(contract_id, run_date);
 CREATE TABLE invoice_lines (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     invoice_id INTEGER NOT NULL REFERENCES invoices(id),
     line_id INTEGER NOT NULL REFERENCES contract_lines(id),
     amount INTEGER NOT NULL,
@@ -99,7 +113,7 @@ CREATE TABLE invoice_lines (
 CREATE INDEX invoice_lines_by_invoice ON invoice_lines(invoice_id);
 CREATE INDEX invoice_lines_by_line ON invoice_lines(line_id);
 CREATE TABLE schedules (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     line_id INTEGER NOT NULL REFERENCES contract_lines(id),
     kind TEXT NOT NULL CHECK (kind IN ('dates', 'milestone')),
     frequency TEXT,
@@ -121,7 +135,7 @@ CREATE INDEX date_schedules_due ON schedules(next_run_date) WHERE kind = 'dates'
 CREATE INDEX milestones_unbilled ON schedules(date) WHERE kind = 'milestone' AND invoice_line_id IS NULL;
 CREATE INDEX milestones_by_invoice_line ON schedules(invoice_line_id) WHERE invoice_line_id IS NOT NULL;
 CREATE TABLE transactions (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     line_id INTEGER NOT NULL REFERENCES contract_lines(id),
     date TEXT NOT NULL,
     amount INTEGER NOT NULL,
@@ -145,7 +159,7 @@ CREATE TABLE cancelled_items (
 ) STRICT;
 CREATE INDEX cancelled_items_by_invoice_line ON cancelled_items(invoice_line_id);
 CREATE TABLE runs (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     instance_id INTEGER REFERENCES workflow_instances(id),
     workflow TEXT,
     run_date TEXT NOT NULL,
@@ -181,7 +195,8 @@ class Store:
 
     def __init__(self, path: str):
         self.path = path
-        self.conn = _connect(path)
+        self.busy_timeout = busy_timeout()
+        self.conn = _connect(path, self.busy_timeout)
         self.db = Database(self.conn, execute_plugins=False, recursive_triggers=False)
         self._prepare()
 
@@ -220,8 +235,8 @@ class Store:
             message = str(error)
             if "locked" in message or "busy" in message:
                 raise Conflict(
-                    f"another invoicer command is writing to {self.path}; "
-                    f"gave up waiting after {BUSY_TIMEOUT_SECONDS:g} s, try again"
+                    f"another process is writing to {self.path}; "
+                    f"gave up waiting after {self.busy_timeout:g} s, try again"
                 ) from None
             if "readonly" in message or "read-only" in message:
                 raise DatabaseFileError(f"{self.path} is read-only: cannot write to it") from None
@@ -279,6 +294,8 @@ class Store:
 
     def _check_identity(self, app_id: int, version: int, objects: int) -> None:
         if app_id == APPLICATION_ID:
+            if version == 0 and objects:
+                raise DatabaseFileError(f"{self.path} is damaged: an invoicer database without a schema version")
             if version > SCHEMA_VERSION:
                 raise DatabaseFileError(
                     f"{self.path} was written by a newer invoicer (schema {version}; "
@@ -313,7 +330,7 @@ class Store:
     _INSTANCE = """
         SELECT w.*, j.name AS job_name, j.active AS job_active,
                (SELECT max(r.ended_at) FROM runs r
-                 WHERE r.instance_id = w.id AND r.ended_at >= w.started_at) AS last_end
+                 WHERE r.instance_id = w.id) AS last_end
           FROM workflow_instances w JOIN jobs j ON j.id = w.job_id
     """
 
@@ -564,29 +581,30 @@ class Store:
             lines = tuple(
                 InvoiceLine(line_id=line_id, name=name, billing_method=method, amount=from_minor(amount, currency),
                             items=items,
-                            details=tuple(self._details(il_id, line_id, state == "cancelled")) if details else ())
+                            details=tuple(self._details(il_id, line_id, number, state)) if details else ())
                 for *_, il_id, line_id, amount, items, name, method in rows
             )
             found.append(Invoice(number=number, contract=contract_name, customer=customer,
                                  run_date=date.fromisoformat(run_date), currency=currency, status=state, lines=lines))
         return found
 
-    def _details(self, invoice_line_id: int, line_id: int, cancelled: bool) -> Iterator:
+    def _details(self, invoice_line_id: int, line_id: int, number: str, status: str) -> Iterator:
         """What an invoice line billed: the live items, or for a cancelled invoice the copy
         kept when it was cancelled (its items may have been billed again, or deleted)."""
         line = self.line(line_id)
         milestones = line.billing_method == FIXED_PRICE
-        if cancelled:
+        if status == "cancelled":
             sql = """SELECT item_id AS id, date, amount, type, quantity, description, name, percent,
                             1 AS ready, NULL AS invoice, NULL AS invoice_status
-                       FROM cancelled_items WHERE invoice_line_id = ? ORDER BY date, item_id"""
+                       FROM cancelled_items WHERE invoice_line_id = :il ORDER BY date, item_id"""
         elif milestones:
-            sql = """SELECT m.*, NULL AS invoice, NULL AS invoice_status FROM schedules m
-                      WHERE m.invoice_line_id = ? ORDER BY m.date, m.id"""
+            sql = """SELECT m.*, :number AS invoice, :status AS invoice_status FROM schedules m
+                      WHERE m.invoice_line_id = :il ORDER BY m.date, m.id"""
         else:
-            sql = "SELECT t.*, NULL AS invoice FROM transactions t WHERE t.invoice_line_id = ? ORDER BY t.date, t.id"
+            sql = """SELECT t.*, :number AS invoice FROM transactions t
+                      WHERE t.invoice_line_id = :il ORDER BY t.date, t.id"""
         build = _milestone if milestones else _transaction
-        return (build(row, line) for row in self._rows(sql, [invoice_line_id]))
+        return (build(row, line) for row in self._rows(sql, {"il": invoice_line_id, "number": number, "status": status}))
 
     def set_invoice_status(self, invoice_id: int, status: str) -> None:
         self.db.execute("UPDATE invoices SET status = ?, changed_at = ? WHERE id = ?",
@@ -799,13 +817,18 @@ class Store:
     )
     # ... and those that only this run's staged items tell.
     _RUN_SKIPS = (
-        # A run date came with nothing to bill.
+        # A run date with nothing to bill, and nothing held back by the limit either.
         """SELECT d.line_id, 'no-transactions', d.run_date, NULL FROM temp.due d
              JOIN contract_lines l ON l.id = d.line_id AND l.billing_method = 'time-and-material'
-            WHERE NOT EXISTS (SELECT 1 FROM temp.billable b WHERE b.line_id = d.line_id AND b.run_date = d.run_date)""",
-        """SELECT line_id, 'over-not-to-exceed', max(run_date),
+            WHERE NOT EXISTS (SELECT 1 FROM temp.billable b
+                               WHERE b.line_id = d.line_id AND b.run_date = d.run_date AND b.held = 0)
+              AND NOT EXISTS (SELECT 1 FROM temp.billable b
+                               WHERE b.line_id = d.line_id AND b.held = 1 AND b.date <= d.cutoff)""",
+        # Each run date at which a held-back transaction was waiting, as a daily run would say.
+        """SELECT d.line_id, 'over-not-to-exceed', d.run_date,
                   count(*) || ' transaction(s) held back by the not-to-exceed limit'
-             FROM temp.billable WHERE held = 1 GROUP BY line_id""",
+             FROM temp.due d JOIN temp.billable b ON b.line_id = d.line_id AND b.held = 1 AND b.date <= d.cutoff
+            GROUP BY d.line_id, d.run_date""",
     )
 
     def write_skips(self, run_id: int, run_date: date) -> None:
@@ -874,7 +897,7 @@ class Store:
         return next(self._rows(sql, params), None)
 
 
-def _connect(path: str) -> sqlite3.Connection:
+def _connect(path: str, timeout: float) -> sqlite3.Connection:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise DatabaseFileError(f"cannot open {path}: the directory {folder} does not exist")
@@ -883,7 +906,7 @@ def _connect(path: str) -> sqlite3.Connection:
     if not os.path.exists(path) and not os.access(folder, os.W_OK):
         raise DatabaseFileError(f"cannot create {path}: the directory {folder} is not writable")
     try:
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = FULL")
     except sqlite3.DatabaseError as error:

@@ -649,3 +649,32 @@ def test_sql_fragments_and_unicode_in_text_fields_are_stored_verbatim(inv):
     assert {l["id"] for l in inv.ok("contract", "show", SQL)["lines"]} == {line, fp}
     plain = inv("transaction", "list")
     assert DESCRIPTION in plain.stdout
+
+
+def test_ids_are_never_reused_after_a_delete(inv):
+    line = inv.line("C-1", "Design")
+    first = inv.ok("transaction", "add", line, "--date", "2026-11-01", "--amount", "1")["id"]
+    inv.ok("transaction", "delete", first)
+    assert inv.ok("transaction", "add", line, "--date", "2026-11-01", "--amount", "1")["id"] > first
+    fixed = inv.line("C-2", "Fixed", "fixed-price", "Contoso", "--amount", "10")
+    milestone = inv.ok("schedule", "add", fixed, "--milestone", "M", "--date", "2026-11-01", "--amount", "1")["id"]
+    inv.ok("schedule", "remove", milestone)
+    again = inv.ok("schedule", "add", fixed, "--milestone", "M", "--date", "2026-11-01", "--amount", "1")["id"]
+    assert again > milestone
+
+
+def test_set_line_with_nothing_to_change_is_refused(inv):
+    line = inv.line("C-1", "Design")
+    result = inv("contract", "set-line", line, "--json")
+    assert result.exit_code == 1 and "--amount" in result.error["message"]
+
+
+def test_schedule_list_keeps_the_invoiced_run_dates_of_a_replaced_schedule(inv):
+    line = inv.line("C-1", "Design")
+    inv.ok("schedule", "add", line, "--dates", "2024-02-01")
+    inv.ok("transaction", "add", line, "--date", "2024-01-10", "--amount", "5")
+    inv.setup_job()
+    number = inv.ok("run-once", "--date", "2024-02-01")["invoices"][0]["number"]
+    inv.ok("schedule", "add", line, "--frequency", "monthly", "--start", "2024-03-01", "--replace")
+    run_dates = inv.ok("schedule", "list", line)["schedules"][0]["run_dates"]
+    assert {"run_date": "2024-02-01", "status": "invoiced", "invoice": number} in run_dates

@@ -440,3 +440,11 @@ def test_every_command_accepts_json_after_its_name(inv):
             assert isinstance(json.loads(result.stdout), dict), args
         else:
             assert_json_error(result.stdout, result.stderr)
+
+
+def test_a_bad_busy_timeout_is_one_clear_line(tmp_path):
+    env = dict(os.environ, INVOICER_BUSY_TIMEOUT="abc", INVOICER_TZ="UTC")
+    proc = subprocess.run([sys.executable, "-m", "invoicer", "--db", str(tmp_path / "b.db"), "job", "list"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "INVOICER_BUSY_TIMEOUT" in proc.stderr

@@ -479,3 +479,17 @@ def test_transaction_import_a_row_naming_no_line_is_refused(inv):
     inv.line("C-100", "Design", TM, "Fabrikam")
     refused_import(inv, "transaction", as_jsonl([{"date": "2026-11-03", "amount": "10"}]), row=1,
                    field=("line", "contract"))
+
+
+def test_a_row_whose_line_id_and_contract_line_disagree_is_refused(inv):
+    design = inv.line("C-1", "Design")
+    inv.line("C-1", "Build")
+    rows = f"line_id,contract,line,date,amount\n{design},C-1,Build,2026-11-01,5\n"
+    result = inv("transaction", "import", "-", "--json", input=rows)
+    assert result.exit_code == 1 and result.error["message"].startswith("row 2: line_id")
+    assert inv.ok("transaction", "list")["transactions"] == []
+
+
+def test_a_json_array_file_is_refused_with_a_hint(inv):
+    result = inv("transaction", "import", "-", "--json", input='[{"line_id": 1}]\n')
+    assert result.exit_code == 1 and "JSON Lines" in result.error["message"]

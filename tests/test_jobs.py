@@ -586,3 +586,10 @@ def test_update_of_an_unknown_job_is_refused(inv):
     result = inv("job", "update", "Nope create invoices", "--inactive", "--json")
     assert result.exit_code == 1
     assert job_list(inv) == []
+
+
+def test_job_names_are_unique_whatever_their_case(inv):
+    inv.ok("job", "create", "Nightly create invoices")
+    result = inv("job", "create", "NIGHTLY CREATE INVOICES", "--json")
+    assert result.exit_code == 1
+    assert len(inv.ok("job", "list")["jobs"]) == 1

@@ -332,3 +332,34 @@ def test_invoice_export_writes_one_csv_row_per_invoice_line_and_json_with_detail
     assert exported == [book.ok("invoice", "show", number)]
     assert book("invoice", "export").exit_code == 1
     assert book("invoice", "export", "--all", "--format", "xml").exit_code == 1
+
+
+def test_invoice_show_details_name_the_invoice_that_bills_them(book):
+    tx(book, book.design, "2024-02-10", "100")
+    number = book.ok("run-once", "--date", "2024-03-01")["invoices"][0]["number"]
+    detail = book.ok("invoice", "show", number)["lines"][0]["details"][0]
+    assert detail["invoice"] == number and detail["billed"] is True
+
+
+def test_a_late_run_reports_held_transactions_at_each_run_date_as_daily_runs_would(tmp_path, monkeypatch):
+    from tests.conftest import Invoicer
+
+    def book(name):
+        inv = Invoicer(tmp_path / f"{name}.db", monkeypatch)
+        line = inv.line("C-1", "Capped", "time-and-material", "Fabrikam", "--not-to-exceed", "100")
+        inv.ok("schedule", "add", line, "--frequency", "weekly", "--start", "2026-10-05")
+        for day, amount in [("2026-10-01", "80"), ("2026-10-02", "50"), ("2026-10-03", "20"), ("2026-10-08", "5")]:
+            inv.ok("transaction", "add", line, "--date", day, "--amount", amount)
+        inv.setup_job()
+        return inv
+
+    def skips(runs):
+        return sorted((s["run_date"], s["reason"]) for r in runs for s in r["skipped"])
+
+    late, daily = book("late"), book("daily")
+    late_run = late.ok("run-once", "--date", "2026-10-26")
+    daily_runs = [daily.ok("run-once", "--date", d) for d in ("2026-10-05", "2026-10-12", "2026-10-19", "2026-10-26")]
+    assert skips([late_run]) == skips(daily_runs) == [
+        ("2026-10-05", "over-not-to-exceed"), ("2026-10-12", "over-not-to-exceed"),
+        ("2026-10-19", "over-not-to-exceed"), ("2026-10-26", "over-not-to-exceed")]
+    assert [(i["run_date"], i["total"]) for i in late_run["invoices"]] == [("2026-10-05", "100.00")]

@@ -34,6 +34,8 @@ class InvoicerGroup(TyperGroup):
         except click.UsageError as usage:
             hint = f" (see: invoicer {usage.ctx.command_path.partition(' ')[2]} --help)".replace("  ", " ") \
                 if usage.ctx else ""
+            if "--db" in usage.format_message():
+                hint = " (--db goes before the command: invoicer --db PATH COMMAND ...)"
             error(usage.format_message() + hint, "usage", as_json)
             code = USAGE_EXIT
         except Abort:

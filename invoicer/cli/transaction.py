@@ -71,6 +71,6 @@ def delete(ctx: typer.Context, transaction_id: Annotated[str, typer.Argument(met
 def import_(ctx: typer.Context, file: Annotated[str, typer.Argument(metavar="FILE")], json_output: Json = False) -> None:
     """Import transactions: line_id|contract,line, date,amount,type,quantity,description.
 
-    Example: invoicer transaction import examples/transactions.csv
+    Example: invoicer transaction import examples/transactions.jsonl
     """
     imported(store(ctx), file, imports.import_transactions, json_output)
