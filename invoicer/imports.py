@@ -73,12 +73,17 @@ def _csv_rows(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple[i
         if len(set(header)) != len(header):
             raise InputError("row 1: a column appears twice")
         # Rows are records, not physical lines: a quoted value may span lines.
+        width = len(header)
         for number, values in enumerate(reader, start=2):
-            if not any(v.strip() for v in values):
-                continue
-            if len(values) != len(header):
-                raise InputError(f"row {number}: {len(values)} values for {len(header)} columns")
-            yield number, {k: v if v.strip() else None for k, v in zip(header, values)}
+            if len(values) != width:
+                if not any(v.strip() for v in values):
+                    continue  # a blank line
+                raise InputError(f"row {number}: {len(values)} values for {width} columns")
+            row = dict(zip(header, values))
+            # An empty or blank cell is an absent value; tested cheaply first, as this runs per row.
+            if "" in values or not all(map(str.strip, values)):
+                row = {k: v if v.strip() else None for k, v in row.items()}
+            yield number, row
     except csv.Error as error:
         raise InputError(f"row {reader.line_num}: not valid CSV ({error})") from None
 

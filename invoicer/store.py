@@ -514,7 +514,9 @@ class Store:
         return self.conn.execute(self._INSERT_TRANSACTION, row).lastrowid
 
     def add_transactions(self, rows: Iterable[dict]) -> None:
-        self.conn.executemany(self._INSERT_TRANSACTION, rows)
+        self.conn.executemany(
+            "INSERT INTO transactions (line_id, date, amount, type, quantity, description) VALUES (?, ?, ?, ?, ?, ?)",
+            [(r["line_id"], r["date"], r["amount"], r["type"], r["quantity"], r["description"]) for r in rows])
 
     _TRANSACTION = """
         SELECT t.*, i.number AS invoice FROM transactions t
