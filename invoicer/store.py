@@ -18,7 +18,6 @@ from invoicer import clock
 from invoicer.errors import Conflict, DatabaseFileError, InvoicerError, NotFound
 from invoicer.model import (
     FIXED_PRICE,
-    TIME_AND_MATERIAL,
     DateSchedule,
     Instance,
     Invoice,
@@ -465,9 +464,6 @@ class Store:
         percents = sum((Decimal(r["percent"]) for r in rows if r["percent"] is not None), Decimal(0))
         fixed = sum(r["amount"] for r in rows if r["percent"] is None)
         return total, percents, fixed
-
-    def has_milestones(self, line_id: int) -> bool:
-        return bool(self._one("SELECT 1 FROM schedules WHERE line_id = ? AND kind = 'milestone'", [line_id]))
 
     _MILESTONE = """
         SELECT m.*, i.number AS invoice, i.status AS invoice_status
@@ -972,5 +968,3 @@ def schedule_from_row(row: dict) -> DateSchedule:
         start=_date(row["start"]), end=_date(row["end"]),
     )
 
-
-__all__ = ["Store", "schedule_from_row", "SCHEMA_VERSION", "TIME_AND_MATERIAL"]
