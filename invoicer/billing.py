@@ -42,7 +42,8 @@ def process(store: Store, instance: Instance, run_date: date, force: bool = Fals
             dry_run: bool = False) -> RunResult:
     """One Process step for `run_date`, inside the caller's transaction; or `sleeping`."""
     if not force and engine.is_sleeping(run_date, store.has_run_for(run_date), instance):
-        return RunResult(status="sleeping", run_date=run_date, next_due=run_date + timedelta(days=1))
+        following = run_date + timedelta(days=1) if run_date < date.max else None
+        return RunResult(status="sleeping", run_date=run_date, next_due=following)
     return _process_step(store, instance, run_date, force, dry_run)
 
 
@@ -63,8 +64,8 @@ def _process_step(store: Store, instance: Instance | None, run_date: date, force
         pending = schedules.run_dates(schedule, processed, run_date)
         through = pending[-1] if pending else processed
         following = schedules.next_run_date(schedule, max(run_date, through) if through else run_date)
-        plans.append((kind, [(d.isoformat(), engine.cutoff(d).isoformat()) for d in pending],
-                      through and through.isoformat(), following and following.isoformat()))
+        plans.append((kind, [(d.isoformat(), _iso(engine.cutoff(d))) for d in pending],
+                      _iso(through), _iso(following)))
     store.stage_due_run_dates(run_date, plans)
     store.stage_billable(run_date, latest_run_date)
     for line_id, headroom in store.lines_over_cap():
@@ -78,3 +79,7 @@ def _process_step(store: Store, instance: Instance | None, run_date: date, force
         invoices = [replace(invoice, number=None, status="dry-run") for invoice in invoices]
     return RunResult(status="dry-run" if dry_run else "completed", run_date=run_date,
                      invoices=tuple(invoices), skipped=tuple(skipped))
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()

@@ -51,7 +51,7 @@ def _add_line(store: Store, contract, name, customer, billing_method, amount=Non
     customer = parse_text(customer, "customer")
     method = choice(billing_method, BILLING_METHODS, "billing_method")
     project = parse_text(project, "project", required=False)
-    code = parse_currency(currency) if currency not in (None, "") else None
+    code = parse_currency(currency) if currency is not None else None
     existing = store.contract(contract)
     if existing:
         if existing["customer"] != customer:
@@ -145,8 +145,8 @@ def _add_schedule(store: Store, line: Line, frequency=None, rrule=None, dates=No
                   replace: bool = False, milestone=None, milestone_date=None, amount=None, percent=None,
                   ready=False) -> tuple[str, int]:
     """Add one date-based schedule or milestone; ("dates" | "milestone", its id)."""
-    date_based = any(v not in (None, "") for v in (frequency, rrule, dates))
-    if milestone not in (None, ""):
+    date_based = any(v is not None for v in (frequency, rrule, dates))
+    if milestone is not None:
         if date_based:
             raise InputError("schedule: give either a milestone or a date-based schedule, not both")
         if line.billing_method != FIXED_PRICE:
@@ -160,8 +160,8 @@ def _add_schedule(store: Store, line: Line, frequency=None, rrule=None, dates=No
         raise InvoicerError(f"line {line.id} is fixed-price: it needs milestones "
                             "(--milestone NAME --date DATE --amount|--percent), not a date-based schedule")
     schedule = schedules.make_schedule(
-        frequency=(frequency or "").strip().lower() or None,
-        rrule=rrule or None,
+        frequency=None if frequency is None else frequency.strip().lower(),
+        rrule=rrule,
         dates=_parse_dates(dates) if dates else None,
         start=parse_optional_date(start, "start"),
         end=parse_optional_date(end, "end"),
@@ -188,10 +188,10 @@ def _add_milestone(store: Store, line: Line, name, when, amount, percent, ready)
     when = parse_date(when, "date")
     value = to_minor(line.amount, line.currency)
     total, percents, fixed = store.milestone_totals(line.id)
-    if (amount in (None, "")) == (percent in (None, "")):
+    if (amount is None) == (percent is None):
         raise InputError("amount: a milestone needs exactly one of --amount or --percent")
     share = None
-    if amount not in (None, ""):
+    if amount is not None:
         minor = parse_minor(amount, line.currency, "amount")
     else:
         share = parse_percent(percent)
@@ -308,7 +308,7 @@ def transaction_row(line: Line, when, amount, kind=None, quantity=None, descript
         "line_id": line.id,
         "date": iso_date(when, "date"),
         "amount": parse_minor(amount, line.currency, "amount"),
-        "type": choice(kind or "time", TRANSACTION_TYPES, "type"),
+        "type": choice("time" if kind is None else kind, TRANSACTION_TYPES, "type"),
         "quantity": None if quantity is None else str(quantity),
         "description": parse_text(description, "description", required=False),
     }

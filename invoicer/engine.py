@@ -8,9 +8,10 @@ from invoicer import clock
 from invoicer.model import PROCESS_RUN_CALLER, Instance
 
 
-def cutoff(invoice_run_date: date) -> date:
-    """A run date bills transactions dated up to the day before it."""
-    return invoice_run_date - timedelta(days=1)
+def cutoff(invoice_run_date: date) -> date | None:
+    """A run date bills transactions dated up to the day before it (None: there is no day
+    before 0001-01-01, so nothing can be billed on it)."""
+    return None if invoice_run_date == date.min else invoice_run_date - timedelta(days=1)
 
 
 def held_by_cap(items: Iterable[tuple[int, int]], headroom: int) -> list[int]:

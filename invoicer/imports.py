@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from itertools import islice
 
 from invoicer import book
@@ -169,23 +170,21 @@ def _numbered(numbered_rows: Iterable[tuple[int, dict]], apply: Callable[[dict],
 
 
 def _line_resolver(store: Store) -> Callable[[dict], Line]:
-    """A row's contract line, by `line_id` or by `contract` and `line`, looked up once."""
-    cache: dict = {}
+    """A row's contract line, by `line_id` or by `contract` and `line`. Recent lines are
+    kept (a file is usually grouped by line), but not all: memory must not grow with the file."""
+
+    @lru_cache(maxsize=4096)
+    def lookup(line_id: str | None, contract: str | None, name: str | None) -> Line:
+        if line_id is None:
+            return store.line_by_name(parse_text(contract, "contract"), parse_text(name, "line"))
+        found = store.line(parse_id(line_id, "line_id"))
+        if (contract is not None and contract.strip() != found.contract) or \
+                (name is not None and name.strip() != found.name):
+            raise InputError(f"line_id: line {found.id} is {found.contract} / {found.name}, "
+                             "not the contract and line the row names")
+        return found
 
     def resolve(row: dict) -> Line:
-        line_id, contract, name = row.get("line_id"), row.get("contract"), row.get("line")
-        key = (line_id, contract, name)
-        found = cache.get(key)
-        if found is None:
-            if line_id is None:
-                found = store.line_by_name(parse_text(contract, "contract"), parse_text(name, "line"))
-            else:
-                found = store.line(parse_id(line_id, "line_id"))
-                if (contract is not None and contract.strip() != found.contract) or \
-                        (name is not None and name.strip() != found.name):
-                    raise InputError(f"line_id: line {found.id} is {found.contract} / {found.name}, "
-                                     "not the contract and line the row names")
-            cache[key] = found
-        return found
+        return lookup(row.get("line_id"), row.get("contract"), row.get("line"))
 
     return resolve

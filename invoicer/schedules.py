@@ -20,11 +20,11 @@ _TOO_FINE = re.compile(r"\b(BYHOUR|BYMINUTE|BYSECOND)\b")
 
 def make_schedule(frequency=None, rrule=None, dates=None, start=None, end=None) -> DateSchedule:
     """Check a schedule as an operator entered it; refuse one that yields no run date."""
-    kinds = [k for k, v in (("--frequency", frequency), ("--rrule", rrule), ("--dates", dates)) if v]
+    kinds = [k for k, v in (("--frequency", frequency), ("--rrule", rrule), ("--dates", dates)) if v is not None]
     if len(kinds) != 1:
         raise InputError("schedule: give exactly one of --frequency, --rrule or --dates")
-    if dates:
-        if start or end:
+    if dates is not None:
+        if start is not None or end is not None:
             raise InputError("dates: --start and --end do not apply to explicit --dates")
         schedule = DateSchedule(dates=tuple(sorted(set(dates))))
     else:
@@ -32,7 +32,7 @@ def make_schedule(frequency=None, rrule=None, dates=None, start=None, end=None) 
             raise InputError(f"start: {kinds[0]} needs --start (the billing start date)")
         if end is not None and end < start:
             raise InputError(f"end: {end} is before the start {start}")
-        if frequency:
+        if frequency is not None:
             if frequency not in FREQUENCIES:
                 raise InputError(f"frequency: {frequency!r} is not one of {', '.join(FREQUENCIES)}")
             schedule = DateSchedule(frequency=frequency, start=start, end=end)
@@ -99,8 +99,8 @@ def run_dates(schedule: DateSchedule, after: date | None, through: date) -> tupl
         through = min(through, schedule.end)
     if schedule.dates:
         return tuple(d for d in schedule.dates if (after is None or d > after) and d <= through)
-    low = schedule.start if after is None or after < schedule.start else after + timedelta(days=1)
-    if low > through:
+    low = _first_candidate(schedule, after)
+    if low is None or low > through:
         return ()
     found = _rule(schedule).between(datetime.combine(low, time()), datetime.combine(through, time()), inc=True)
     return tuple(moment.date() for moment in found)
@@ -111,12 +111,23 @@ def next_run_date(schedule: DateSchedule, after: date | None) -> date | None:
     """The first run date after `after` (the first of all when None), or None."""
     if schedule.dates:
         return next((d for d in schedule.dates if after is None or d > after), None)
-    low = schedule.start if after is None or after < schedule.start else after + timedelta(days=1)
-    if schedule.end is not None and low > schedule.end:
+    low = _first_candidate(schedule, after)
+    if low is None or (schedule.end is not None and low > schedule.end):
         return None
-    high = schedule.end if schedule.end is not None else low + _HORIZON
-    moment = _rule(schedule).after(datetime.combine(low, time()), inc=True)
+    high = schedule.end if schedule.end is not None else (
+        low + _HORIZON if low < date.max - _HORIZON else date.max)
+    try:
+        moment = _rule(schedule).after(datetime.combine(low, time()), inc=True)
+    except (OverflowError, ValueError):
+        return None  # dateutil runs off the end of the calendar (year 9999)
     return moment.date() if moment is not None and moment.date() <= high else None
+
+
+def _first_candidate(schedule: DateSchedule, after: date | None) -> date | None:
+    """The first day a run date may fall on: the start, or the day after `after`."""
+    if after is None or after < schedule.start:
+        return schedule.start
+    return None if after == date.max else after + timedelta(days=1)
 
 
 def describe(schedule: DateSchedule) -> str:

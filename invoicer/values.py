@@ -25,11 +25,12 @@ def iso_date(text, field: str = "date") -> str:
         date.fromisoformat(raw)
     except ValueError:
         raise InputError(f"{field}: {raw!r} is not a date in the form YYYY-MM-DD") from None
+
     return raw
 
 
 def parse_optional_date(text, field: str) -> date | None:
-    return None if text in (None, "") else parse_date(text, field)
+    return None if text is None else parse_date(text, field)
 
 
 def parse_id(text, field: str = "id") -> int:
@@ -62,7 +63,7 @@ def parse_text(text, field: str, required: bool = True) -> str | None:
 
 
 def parse_quantity(text, field: str = "quantity") -> Decimal | None:
-    if text in (None, ""):
+    if text is None:
         return None
     raw = str(text).strip()
     try:

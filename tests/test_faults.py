@@ -1,0 +1,610 @@
+"""Faults a real book meets (spec sections 1, 4.7 and 6), with real processes and real files,
+no mocks: kill -9 in the middle of each bulk import and of `invoice confirm`; a `run-once`
+while an import holds the database; database files that are read-only, missing, truncated,
+corrupt or written by a newer schema.
+
+After a kill the book must open, pass SQLite's integrity check, hold all or none of the
+interrupted command (every table compared with the book before it and with the book an
+uninterrupted run of the same command left), and the next `run-once` must bill every
+transaction exactly once: the totals are checked against the generated files, not
+against what the code printed."""
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+NOW = "2026-11-24T10:00:00"
+JOB = "Project operations create invoices"
+RUN_DATE = "2026-11-01"  # a past day for the fixed clock: a replay that runs at once
+EXE = Path(sys.executable).with_name("invoicer")
+
+# How far into the command's write transaction the kill lands, as a share of its measured length.
+KILL_POINTS = (0.15, 0.5, 0.9)
+
+# What the faults did, printed at the end of the module.
+REPORT: list[str] = []
+
+
+def environment(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INVOICER_")}
+    env.update(INVOICER_TZ="UTC", INVOICER_NOW=NOW, NO_COLOR="1")
+    env.update(extra)
+    return env
+
+
+def argv(db, *args) -> list[str]:
+    base = [str(EXE)] if EXE.exists() else [sys.executable, "-m", "invoicer"]
+    return [*base, "--db", str(db), *map(str, args)]
+
+
+def cli(db, *args, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(argv(db, *args), env=environment(**(env or {})), capture_output=True, text=True,
+                          timeout=timeout, cwd=Path(db).parent if Path(db).parent.is_dir() else None)
+
+
+def ok(db, *args) -> dict:
+    result = cli(db, *args, "--json")
+    assert result.returncode == 0, (args, result.returncode, result.stderr[-2000:])
+    return json.loads(result.stdout)
+
+
+def assert_one_clean_line(stderr: str) -> None:
+    assert stderr.strip(), "an error must say what went wrong on stderr"
+    assert len(stderr.strip().splitlines()) == 1, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert "database is locked" not in stderr.lower(), stderr
+
+
+def json_error(result: subprocess.CompletedProcess) -> dict:
+    assert result.stdout == "", "nothing on stdout on an error"
+    assert_one_clean_line(result.stderr)
+    document = json.loads(result.stderr)
+    assert set(document) == {"error"}, document
+    assert document["error"].get("code") and document["error"].get("message"), document
+    return document["error"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report(request):
+    yield
+    if REPORT:
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            print("\n[test_faults] " + "\n[test_faults] ".join(REPORT))
+
+
+# the book, as files the imports read ---------------------------------------------------------
+
+def cents_text(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def write_csv(path: Path, header: str, rows) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        out.write(header + "\n")
+        for row in rows:
+            out.write(",".join(row) + "\n")
+    return path
+
+
+@dataclass
+class Transactions:
+    """Generated transactions and what each contract must be billed for them, in cents."""
+
+    rows: list = field(default_factory=list)
+    expected: dict = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, contract: str, line: str, day: str, cents: int) -> None:
+        self.rows.append((contract, line, day, cents_text(cents), "time"))
+        self.expected[contract] += cents
+
+
+def transactions_for(lines: list[tuple[str, str]], per_line: int, seed: int, month: str | None = None) -> Transactions:
+    """Transactions dated before RUN_DATE, so that a run for RUN_DATE bills every one."""
+    rng = random.Random(seed)
+    made = Transactions()
+    for k in range(per_line):
+        for contract, line in lines:
+            when = month or ("2026-09" if k % 2 else "2026-10")
+            made.add(contract, line, f"{when}-{1 + rng.randrange(28):02d}", rng.randint(1, 900_000))
+    return made
+
+
+BASE_LINES = [(f"B-{c:04d}", name) for c in range(50) for name in ("Design", "Build")]
+
+
+def build_base(db: Path, folder: Path, base_transactions: Transactions) -> None:
+    """A configured book: the job and its ProcessRunCaller workflow, 50 contracts of two
+    time-and-material lines on a monthly schedule, and their unbilled transactions."""
+    ok(db, "job", "create", JOB)
+    ok(db, "job", "run-workflow", JOB, "--workflow", "ProcessRunCaller")
+    write_csv(folder / "base-contracts.csv", "contract,name,customer,billing_method",
+              ((c, n, f"Customer {c}", "time-and-material") for c, n in BASE_LINES))
+    write_csv(folder / "base-schedules.csv", "contract,line,frequency,start",
+              ((c, n, "monthly", "2026-10-01") for c, n in BASE_LINES))
+    write_csv(folder / "base-transactions.csv", "contract,line,date,amount,type", base_transactions.rows)
+    for kind, name in (("contract", "contracts"), ("schedule", "schedules"), ("transaction", "transactions")):
+        assert ok(db, kind, "import", folder / f"base-{name}.csv")["imported"] > 0
+
+
+def settle(db: Path) -> None:
+    """Fold the write-ahead log into the file, so that a copy of the file is the whole book."""
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+# looking at a book ---------------------------------------------------------------------------
+
+def digests(db: Path) -> dict[str, tuple[int, str]]:
+    """Every table: (row count, hash of its rows). With the clock fixed, two books that
+    went through the same commands are equal here."""
+    conn = sqlite3.connect(db)
+    try:
+        found = {}
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        for table in tables:
+            digest = hashlib.sha256()
+            count = 0
+            for row in conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid'):
+                digest.update(repr(row).encode())
+                count += 1
+            found[table] = (count, digest.hexdigest())
+        found["user_version"] = (conn.execute("PRAGMA user_version").fetchone()[0], "")
+        return found
+    finally:
+        conn.close()
+
+
+def _changed_counts(measured: "Measured", state: dict) -> str:
+    """The row counts of the tables the command changes: before, after the kill, after a full run."""
+    changed = [t for t in measured.after if measured.after[t] != measured.before.get(t)]
+    return ", ".join(f"{t} {measured.before[t][0]}/{state[t][0]}/{measured.after[t][0]}" for t in changed)
+
+
+def integrity(db: Path) -> list:
+    conn = sqlite3.connect(db)
+    try:
+        return ([r[0] for r in conn.execute("PRAGMA integrity_check")],
+                list(conn.execute("PRAGMA foreign_key_check")))
+    finally:
+        conn.close()
+
+
+def holds_write_lock(db: Path) -> bool:
+    """Whether some process is inside a write transaction on the book: a write lock that
+    cannot be taken at once. (Taken and given back at once when free.)"""
+    probe = sqlite3.connect(db, timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        if probe.in_transaction:
+            probe.execute("ROLLBACK")
+        probe.close()
+    return False
+
+
+def wait_for_write_lock(db: Path, process: subprocess.Popen, limit: float = 60) -> float | None:
+    """Seconds until the process holds the write lock; None if it ended first."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        if process.poll() is not None:
+            return None
+        if holds_write_lock(db):
+            return time.monotonic() - started
+        time.sleep(0.002)
+    raise AssertionError("the command never started writing")
+
+
+def assert_billed_exactly_once(db: Path, expected: dict[str, int]) -> None:
+    """Every transaction billed on exactly one live invoice, each contract for exactly the
+    sum of its generated transactions; one invoice per contract and run date; and another
+    Process step for the same day finds nothing left to bill."""
+    assert ok(db, "transaction", "list", "--unbilled")["transactions"] == []
+    invoices = ok(db, "invoice", "list")["invoices"]
+    billed: dict[str, int] = defaultdict(int)
+    seen = set()
+    for invoice in invoices:
+        assert invoice["status"] in ("draft", "confirmed"), invoice["number"]
+        key = (invoice["contract"], invoice["run_date"])
+        assert key not in seen, f"two invoices for contract {key[0]} and run date {key[1]}"
+        seen.add(key)
+        billed[invoice["contract"]] += int(Decimal(invoice["total"]) * 100)
+    wanted = {c: v for c, v in expected.items() if v}
+    assert dict(billed) == wanted, (
+        f"{len(set(billed) ^ set(wanted))} contracts billed or not billed wrongly; "
+        f"billed {sum(billed.values())} cents, expected {sum(wanted.values())}")
+    again = ok(db, "run-once", "--date", RUN_DATE, "--force")
+    assert again["status"] == "completed"
+    assert again["invoices"] == [], "a second Process step billed again"
+
+
+# the scenarios: a book, a command to interrupt, what it must bill afterwards -------------------
+
+@dataclass
+class Scenario:
+    name: str
+    template: Path          # the book before the command
+    command: tuple          # the command to interrupt
+    expected: dict          # cents per contract that the next run must have billed, command done
+    retry: bool = True      # run the command again when the kill left none of it
+
+    def fresh(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        db = folder / "book.db"
+        shutil.copyfile(self.template, db)
+        return db
+
+
+@dataclass
+class Measured:
+    seconds: float          # the whole command, start to exit
+    to_lock: float          # until it held the write lock
+    window: float           # how long it held it
+    before: dict
+    after: dict
+
+
+N_CONTRACT_ROWS = 120_000
+N_SCHEDULE_ROWS = 40_000
+N_TRANSACTION_ROWS = 120_000
+N_BIG_INVOICE = 120_000
+
+
+@pytest.fixture(scope="module")
+def scenarios(tmp_path_factory) -> dict[str, Scenario]:
+    folder = tmp_path_factory.mktemp("faults")
+    base_tx = transactions_for(BASE_LINES, per_line=10, seed=1)
+    base = folder / "base.db"
+    build_base(base, folder, base_tx)
+    settle(base)
+    made: dict[str, Scenario] = {}
+
+    # contract import: lines with no schedule, so the next run bills just the base book.
+    contracts = write_csv(folder / "contracts.csv", "contract,name,customer,billing_method,project",
+                          ((f"K-{n // 100:05d}", f"Line {n % 100:03d}", f"Client {n // 100}",
+                            "time-and-material", "Import") for n in range(N_CONTRACT_ROWS)))
+    made["contract import"] = Scenario("contract import", base, ("contract", "import", contracts),
+                                       dict(base_tx.expected))
+
+    # transaction import: more actuals on the base lines; the next run bills them all.
+    more = transactions_for(BASE_LINES, per_line=N_TRANSACTION_ROWS // len(BASE_LINES), seed=2)
+    tx_file = write_csv(folder / "transactions.csv", "contract,line,date,amount,type", more.rows)
+    expected = defaultdict(int, base_tx.expected)
+    for contract, cents in more.expected.items():
+        expected[contract] += cents
+    made["transaction import"] = Scenario("transaction import", base, ("transaction", "import", tx_file),
+                                          dict(expected))
+
+    # schedule import: lines with actuals but no schedule yet; the schedules make them billable.
+    unscheduled = folder / "unscheduled.db"
+    shutil.copyfile(base, unscheduled)
+    s_lines = [(f"S-{n // 100:04d}", f"Work {n % 100:03d}") for n in range(N_SCHEDULE_ROWS)]
+    write_csv(folder / "s-contracts.csv", "contract,name,customer,billing_method",
+              ((c, n, f"Client {c}", "time-and-material") for c, n in s_lines))
+    s_tx = transactions_for(s_lines, per_line=1, seed=3)
+    write_csv(folder / "s-transactions.csv", "contract,line,date,amount,type", s_tx.rows)
+    ok(unscheduled, "contract", "import", folder / "s-contracts.csv")
+    ok(unscheduled, "transaction", "import", folder / "s-transactions.csv")
+    settle(unscheduled)
+    schedules = write_csv(folder / "schedules.csv", "contract,line,frequency,start",
+                          ((c, n, "monthly", "2026-10-01") for c, n in s_lines))
+    expected = defaultdict(int, base_tx.expected)
+    expected.update(s_tx.expected)
+    made["schedule import"] = Scenario("schedule import", unscheduled, ("schedule", "import", schedules),
+                                       dict(expected))
+
+    # invoice confirm: a draft of many transactions, from a replayed run for 2026-10-01;
+    # the base book's October actuals wait for the run for RUN_DATE.
+    drafted = folder / "drafted.db"
+    shutil.copyfile(base, drafted)
+    ok(drafted, "contract", "add-line", "BIG", "--name", "Everything", "--customer", "Big Customer",
+       "--billing-method", "time-and-material")
+    big_line = [l["id"] for l in ok(drafted, "contract", "list")["lines"] if l["contract"] == "BIG"][0]
+    ok(drafted, "schedule", "add", big_line, "--frequency", "monthly", "--start", "2026-10-01")
+    big = transactions_for([("BIG", "Everything")], per_line=N_BIG_INVOICE, seed=4, month="2026-09")
+    ok(drafted, "transaction", "import", write_csv(folder / "big.csv", "contract,line,date,amount,type", big.rows))
+    first = ok(drafted, "run-once", "--date", "2026-10-01")
+    (number,) = [i["number"] for i in first["invoices"] if i["contract"] == "BIG"]
+    assert Decimal(ok(drafted, "invoice", "show", number)["total"]) * 100 == big.expected["BIG"]
+    settle(drafted)
+    expected = defaultdict(int, base_tx.expected)
+    expected.update(big.expected)
+    made["invoice confirm"] = Scenario("invoice confirm", drafted, ("invoice", "confirm", number), dict(expected))
+    return made
+
+
+MEASURED: dict[str, Measured] = {}
+
+
+def measure(scenario: Scenario, folder: Path) -> Measured:
+    """Run the command to its end on a copy of the book, timing how long it holds the write lock."""
+    if scenario.name in MEASURED:
+        return MEASURED[scenario.name]
+    db = scenario.fresh(folder / "measured")
+    before = digests(db)
+    started = time.monotonic()
+    process = subprocess.Popen(argv(db, *scenario.command, "--json"), env=environment(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    to_lock = wait_for_write_lock(db, process)
+    locked_at = time.monotonic()
+    while process.poll() is None and holds_write_lock(db):
+        time.sleep(0.002)
+    released = time.monotonic()
+    stdout, stderr = process.communicate(timeout=300)
+    seconds = time.monotonic() - started
+    assert process.returncode == 0, stderr
+    assert to_lock is not None, "the command ended before it was seen writing"
+    after = digests(db)
+    assert after != before
+    measured = Measured(seconds, to_lock, released - locked_at, before, after)
+    REPORT.append(f"{scenario.name}: uninterrupted {seconds:.2f} s, write lock after {to_lock:.2f} s "
+                  f"held {measured.window:.2f} s; rows changed "
+                  f"{ {t: after[t][0] - before[t][0] for t in after if after[t] != before[t]} }")
+    MEASURED[scenario.name] = measured
+    return measured
+
+
+@pytest.mark.parametrize("point", KILL_POINTS, ids=[f"at-{int(p * 100)}pct" for p in KILL_POINTS])
+@pytest.mark.parametrize("name", ["contract import", "schedule import", "transaction import", "invoice confirm"])
+def test_kill_9_midway_leaves_all_or_none_and_the_next_run_bills_everything_once(name, point, scenarios,
+                                                                                   tmp_path):
+    scenario = scenarios[name]
+    measured = measure(scenario, tmp_path)
+    fraction = point
+    for attempt in range(6):
+        db = scenario.fresh(tmp_path / f"attempt-{attempt}")
+        process = subprocess.Popen(argv(db, *scenario.command, "--json"), env=environment(),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if wait_for_write_lock(db, process) is None:
+            fraction /= 2  # it finished first: retry, killing sooner
+            continue
+        delay = fraction * measured.window
+        time.sleep(delay)
+        still_writing = holds_write_lock(db)
+        if process.poll() is not None:
+            fraction /= 2
+            continue
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        assert process.returncode == -signal.SIGKILL
+        break
+    else:
+        pytest.fail(f"{name} always finished before the kill")
+
+    # The book opens, with the invoicer itself and with sqlite, and is whole.
+    opened = cli(db, "run", "list", "--json")
+    assert opened.returncode == 0, opened.stderr
+    assert "Traceback" not in opened.stderr
+    assert integrity(db) == (["ok"], [])
+
+    # All or none of the interrupted command.
+    state = digests(db)
+    if state == measured.before:
+        outcome = "none"
+    elif state == measured.after:
+        outcome = "all"
+    else:
+        changed = {t: (measured.before[t][0], state[t][0], measured.after[t][0])
+                   for t in state if state[t] not in (measured.before.get(t), measured.after.get(t))}
+        raise AssertionError(f"half-written: (rows before, after the kill, after a full run) {changed}")
+    REPORT.append(f"{name}: kill -9 {delay:.2f} s into a {measured.window:.2f} s write "
+                  f"({'lock held' if still_writing else 'lock already released'}), attempt {attempt + 1}: "
+                  f"{outcome} of it; rows {_changed_counts(measured, state)}")
+
+    # Done again, it ends as an uninterrupted run would (never twice).
+    if outcome == "none" and scenario.retry:
+        again = cli(db, *scenario.command, "--json")
+        assert again.returncode == 0, again.stderr
+        assert digests(db) == measured.after
+
+    started = time.monotonic()
+    run = ok(db, "run-once", "--date", RUN_DATE)
+    assert run["status"] == "completed"
+    assert_billed_exactly_once(db, scenario.expected)
+    REPORT.append(f"{name}: run-once after the kill {time.monotonic() - started:.2f} s, "
+                  f"{len(run['invoices'])} invoices, billed exactly once")
+
+
+# a run while an import writes -----------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["contract import", "schedule import", "transaction import"])
+def test_run_once_while_an_import_writes_waits_or_exits_3_with_one_clear_line(name, scenarios, tmp_path):
+    scenario = scenarios[name]
+    db = scenario.fresh(tmp_path)
+    importer = subprocess.Popen(argv(db, *scenario.command, "--json"), env=environment(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_for_write_lock(db, importer) is not None, "the import ended before it was seen writing"
+    busy = {"INVOICER_BUSY_TIMEOUT": "0.3"}
+    results = []
+    for extra in ((), ("--json",)):
+        started = time.monotonic()
+        result = cli(db, "run-once", "--date", RUN_DATE, *extra, env=busy)
+        results.append((extra, result, time.monotonic() - started))
+    _, import_err = importer.communicate(timeout=300)
+    assert importer.returncode == 0, import_err
+
+    for extra, result, seconds in results:
+        assert result.returncode in (0, 3), (result.returncode, result.stderr)
+        assert "Traceback" not in result.stderr
+        if result.returncode == 3:
+            if extra:
+                error = json_error(result)
+                assert error["code"] and "database is locked" not in error["message"].lower()
+            else:
+                assert result.stdout == ""
+                assert_one_clean_line(result.stderr)
+            assert seconds < 8, f"gave up only after {seconds:.1f} s with a 0.3 s busy timeout"
+        said = result.stderr.strip().replace(str(tmp_path), "<tmp>")
+        REPORT.append(f"run-once {' '.join(extra)} during {name}: exit {result.returncode} after {seconds:.2f} s: "
+                      f"{said[:160]}")
+    final = ok(db, "run-once", "--date", RUN_DATE, "--force")
+    assert final["status"] == "completed"
+    assert_billed_exactly_once(db, scenario.expected)
+
+
+def test_run_once_started_during_an_import_waits_for_it_and_bills_what_it_wrote(scenarios, tmp_path):
+    scenario = scenarios["transaction import"]
+    db = scenario.fresh(tmp_path)
+    importer = subprocess.Popen(argv(db, *scenario.command, "--json"), env=environment(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_for_write_lock(db, importer) is not None
+    started = time.monotonic()
+    run = cli(db, "run-once", "--date", RUN_DATE, "--json", env={"INVOICER_BUSY_TIMEOUT": "120"})
+    seconds = time.monotonic() - started
+    importer.communicate(timeout=300)
+    assert importer.returncode == 0
+    assert run.returncode == 0, run.stderr
+    document = json.loads(run.stdout)
+    assert document["status"] == "completed"
+    # It could only write after the import's commit, so it saw and billed every imported row.
+    total = sum(int(Decimal(i["total"]) * 100) for i in document["invoices"])
+    assert total == sum(scenario.expected.values())
+    REPORT.append(f"run-once with a 120 s busy timeout during the transaction import: waited, "
+                  f"completed after {seconds:.2f} s, billed {len(document['invoices'])} invoices")
+    assert_billed_exactly_once(db, scenario.expected)
+
+
+# files that cannot be used -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_book(tmp_path_factory) -> Path:
+    """A configured book whose file is mostly transaction pages (20,000 of them), so that
+    damage in the middle of the file lands in what the commands read."""
+    folder = tmp_path_factory.mktemp("small")
+    db = folder / "book.db"
+    build_base(db, folder, transactions_for(BASE_LINES, per_line=200, seed=5))
+    settle(db)
+    return db
+
+
+def _make_read_only(path: Path) -> None:
+    path.chmod(0o555 if path.is_dir() else 0o444)
+    if os.geteuid() == 0:
+        # chmod does not stop root: an immutable file or folder does, where chattr is allowed.
+        made = subprocess.run(["chattr", "+i", str(path)], capture_output=True) if shutil.which("chattr") else None
+        if made is None or made.returncode:
+            pytest.skip("running as root, where chmod does not stop writes, and chattr +i is not available")
+
+
+def _undo_read_only(path: Path) -> None:
+    if os.geteuid() == 0 and shutil.which("chattr"):
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+    path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _really_read_only(path: Path) -> bool:
+    try:
+        if path.is_dir():
+            probe = path / ".probe"
+            probe.write_text("x")
+            probe.unlink()
+        else:
+            with open(path, "r+b"):
+                pass
+    except OSError:
+        return True
+    return False
+
+
+def _overwrite_middle(db: Path, fill) -> None:
+    data = bytearray(db.read_bytes())
+    size = len(data) // 10  # the middle tenth of the file
+    start = len(data) // 2 - size // 2
+    data[start:start + size] = fill(size)
+    db.write_bytes(bytes(data))
+
+
+def _newer_schema(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 999")
+    conn.close()
+
+
+FILE_FAULTS = {
+    "read-only-file": lambda db: [db],
+    "read-only-folder": lambda db: [db.parent],
+    "read-only-file-and-folder": lambda db: [db, db.parent],
+    "missing-folder": None,
+    "truncated-to-half": lambda db: db.write_bytes(db.read_bytes()[: db.stat().st_size // 2]),
+    "middle-overwritten-with-0xff": lambda db: _overwrite_middle(db, lambda n: b"\xff" * n),
+    "middle-overwritten-with-random-bytes": lambda db: _overwrite_middle(db, random.Random(7).randbytes),
+    "newer-schema-user-version-999": _newer_schema,
+}
+
+COMMANDS = {
+    "transaction-list": ("transaction", "list"),
+    "run-once": ("run-once", "--date", RUN_DATE),
+    "transaction-add": ("transaction", "add", "1", "--date", "2026-10-05", "--amount", "10"),
+    "contract-add-line": ("contract", "add-line", "NEW-1", "--name", "Design", "--customer", "New Customer",
+                          "--billing-method", "time-and-material"),
+}
+READING = {"transaction-list"}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("fault", FILE_FAULTS)
+def test_an_unusable_database_file_gives_exit_1_one_line_and_is_not_modified(fault, command, small_book, tmp_path):
+    folder = tmp_path / "books"
+    folder.mkdir()
+    db = folder / "book.db"
+    read_only: list[Path] = []
+    if fault == "missing-folder":
+        db = tmp_path / "no-such-folder" / "book.db"
+    else:
+        shutil.copyfile(small_book, db)
+        made = FILE_FAULTS[fault](db)
+        if fault.startswith("read-only"):
+            read_only = made
+    before = db.read_bytes() if db.exists() else None
+    try:
+        for path in read_only:
+            _make_read_only(path)
+            if not _really_read_only(path):
+                pytest.skip(f"{path} stays writable for this user even read-only")
+        # The same command twice, with and without --json; the file is compared after each.
+        outcomes = []
+        for extra in (("--json",), ()):
+            outcome = cli(db, *COMMANDS[command], *extra, timeout=120)
+            outcomes.append((outcome, (db.read_bytes() if db.exists() else None) == before))
+    finally:
+        for path in reversed(read_only):
+            _undo_read_only(path)
+
+    (as_json, json_left_it), (as_text, text_left_it) = outcomes
+    said = (as_text.stderr or as_json.stderr).strip().replace(str(tmp_path), "<tmp>")
+    REPORT.append(f"{fault} / {command}: exit {as_json.returncode} and {as_text.returncode}, file "
+                  f"{'unchanged' if json_left_it and text_left_it else 'MODIFIED'}: {said[:140]}")
+    for outcome, _ in outcomes:
+        assert "Traceback" not in outcome.stderr, outcome.stderr[-3000:]
+    if fault.startswith("read-only") and command in READING:
+        # Reading a read-only book may work; it must not fail in any other way.
+        assert as_json.returncode in (0, 1) and as_text.returncode in (0, 1), (as_json.stderr, as_text.stderr)
+    else:
+        assert (as_json.returncode, as_text.returncode) == (1, 1), (as_json.returncode, as_json.stdout[-300:],
+                                                                    as_text.returncode, as_text.stdout[-300:])
+    if as_json.returncode:
+        json_error(as_json)
+    if as_text.returncode:
+        assert as_text.stdout == ""
+        assert_one_clean_line(as_text.stderr)
+    if fault == "missing-folder":
+        assert not db.parent.exists(), "the missing folder was created"
+    assert json_left_it and text_left_it, "the database file was modified"
