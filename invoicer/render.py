@@ -50,6 +50,7 @@ def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable], m
     """A rich table; money columns right-justified. No box when piped, so that it greps."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     out = console()
     grid = Table(title=title, box=box.SIMPLE_HEAD if out.is_terminal else None, title_justify="left",
@@ -59,12 +60,24 @@ def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable], m
         # Fold rather than cut: an invoice number or a date must never end in "...".
         grid.add_column(name, justify="right" if name in money else "left", overflow="fold")
     for row in rows:
-        grid.add_row(*("" if v is None else str(v) for v in row))
+        # Text, not str: a name like "[red]" is the user's text, never rich markup.
+        grid.add_row(*(v if isinstance(v, Text) else Text("" if v is None else str(v)) for v in row))
     out.print(grid)
 
 
-def say(text: str) -> None:
-    console().print(text)
+def say(text: str, style: str | None = None) -> None:
+    console().print(text, markup=False, style=style)
+
+
+def _status(word: str) -> "Text":
+    """A status in its colour (on a terminal, unless NO_COLOR is set)."""
+    from rich.text import Text
+
+    return Text(word, style=_STATUS_STYLES.get(word, ""))
+
+
+_STATUS_STYLES = {"draft": "yellow", "confirmed": "green", "cancelled": "red", "dry-run": "cyan",
+                  "invoiced": "green", "not-ready": "yellow", "STOPPED RUNNING": "bold red"}
 
 
 # JSON shapes ------------------------------------------------------------------------------
@@ -206,23 +219,23 @@ def show_jobs(statuses: list[JobStatus]) -> None:
           [[s.job.name, s.job.job_type, s.job.frequency, "Yes" if s.job.active else "No",
             s.instance.workflow if s.instance else "-", s.step or "-",
             _iso(s.instance.last_end) if s.instance and s.instance.last_end else "-",
-            _iso(s.next_due) or "-", "STOPPED RUNNING" if s.stalled else "no"] for s in statuses])
+            _iso(s.next_due) or "-", _status("STOPPED RUNNING") if s.stalled else "no"] for s in statuses])
     for s in statuses:
         if s.stalled:
             say(f"{s.job.name!r} has stopped running: its Process step due {_iso(s.next_due)} did not run. "
-                f"Catch up with `invoicer run-once`, or restart it: invoicer job restart {s.job.name!r}")
+                f"Catch up with `invoicer run-once`, or restart it: invoicer job restart {s.job.name!r}", "red")
 
 
 def show_invoices(invoices: list[Invoice]) -> None:
     table(None, ["number", "contract", "customer", "run date", "lines", "total", "currency", "status"],
           [[i.number or "(dry run)", i.contract, i.customer, i.run_date, len(i.lines),
-            format_amount(i.total, i.currency), i.currency, i.status] for i in invoices],
+            format_amount(i.total, i.currency), i.currency, _status(i.status)] for i in invoices],
           money=["total"])
 
 
 def show_invoice(invoice: Invoice) -> None:
     cur = invoice.currency
-    say(f"Invoice {invoice.number}  ({invoice.status})")
+    say(f"Invoice {invoice.number}  ({invoice.status})", "bold")
     say(f"Customer: {invoice.customer}    Contract: {invoice.contract}    Invoice run date: {invoice.run_date}")
     rows = []
     for line in invoice.lines:

@@ -678,3 +678,10 @@ def test_schedule_list_keeps_the_invoiced_run_dates_of_a_replaced_schedule(inv):
     inv.ok("schedule", "add", line, "--frequency", "monthly", "--start", "2024-03-01", "--replace")
     run_dates = inv.ok("schedule", "list", line)["schedules"][0]["run_dates"]
     assert {"run_date": "2024-02-01", "status": "invoiced", "invoice": number} in run_dates
+
+
+def test_names_that_look_like_rich_markup_are_printed_as_typed(inv):
+    inv.line("[red]C-1", "[/]", "time-and-material", "[bold")
+    shown = inv("contract", "list")
+    assert shown.exit_code == 0
+    assert "[red]C-1" in shown.stdout and "[/]" in shown.stdout and "[bold" in shown.stdout
