@@ -22,6 +22,10 @@ def imported(store, path: str, run, json_output: bool) -> None:
 
 def _lines(bar, lines, size):
     task = bar.add_task("importing", total=size)
+    read = 0
     for text in lines:
-        bar.advance(task, len(text))
+        read += len(text)
+        if read >= 1 << 16:  # advancing per line would cost more than the import
+            bar.advance(task, read)
+            read = 0
         yield text
