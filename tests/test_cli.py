@@ -1,0 +1,43 @@
+"""What every command shares: help with an example, shell completion, plain text when piped."""
+
+import os
+import subprocess
+import sys
+
+import typer.main
+
+from invoicer.cli.app import app
+
+
+def commands(group=None, path=()):
+    group = group or typer.main.get_command(app)
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from commands(command, path + (name,))
+        else:
+            yield path + (name,)
+
+
+def test_every_command_has_help_with_an_example(inv):
+    found = list(commands())
+    assert len(found) >= 30
+    for path in found:
+        shown = inv(*path, "--help")
+        assert shown.exit_code == 0 and "Example" in shown.stdout, path
+
+
+def test_shell_completion_completes_commands(tmp_path):
+    env = dict(os.environ, _INVOICER_COMPLETE="complete_bash", COMP_WORDS="invoicer job run-w", COMP_CWORD="2")
+    done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "invoicer")], capture_output=True,
+                          text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.split() == ["run-workflow"]
+
+
+def test_piped_output_is_plain_text_without_colour_codes(tmp_path):
+    exe = os.path.join(os.path.dirname(sys.executable), "invoicer")
+    env = dict(os.environ, INVOICER_TZ="UTC")
+    env.pop("NO_COLOR", None)
+    db = str(tmp_path / "p.db")
+    subprocess.run([exe, "--db", db, "job", "create", "A create invoices"], check=True, capture_output=True, env=env)
+    shown = subprocess.run([exe, "--db", db, "job", "list"], capture_output=True, text=True, env=env)
+    assert shown.returncode == 0 and "A create invoices" in shown.stdout and "\x1b[" not in shown.stdout
