@@ -68,9 +68,15 @@ def write_book(folder: Path, contracts: int, per_line: int, seed: int = 7) -> di
     return expected
 
 
+# The same month-end run in bare SQL, for this book (every line monthly, due on RUN_DATE):
+# record the run, bill every transaction before the run date on one invoice per contract,
+# and move each line's schedule on to its next run date.
 FLOOR = [
     "INSERT INTO runs (instance_id, workflow, run_date, started_at, ended_at, forced) "
     "VALUES (NULL, 'floor', :run_date, 'now', 'now', 0)",
+    """UPDATE contract_lines SET processed_through = :run_date
+        WHERE id IN (SELECT line_id FROM schedules WHERE kind = 'dates' AND next_run_date <= :run_date)""",
+    "UPDATE schedules SET next_run_date = '2026-12-01' WHERE kind = 'dates' AND next_run_date <= :run_date",
     """CREATE TEMP TABLE billable AS
        SELECT t.id, t.line_id, l.contract_id, t.amount FROM transactions t
          JOIN contract_lines l ON l.id = t.line_id

@@ -18,7 +18,9 @@ SETUP_HINT = (
 
 
 def run_once(store: Store, run_date: date | None, dry_run: bool = False, force: bool = False,
-             allow_future: bool = False) -> RunResult:
+             allow_future: bool = False, shown: int | None = None) -> RunResult:
+    """One call of the run, as cron makes it. `shown` keeps only that many invoices in the
+    result (a summary for people); the run itself is the same."""
     today = clock.today()
     run_date = run_date or today
     if run_date > today and not dry_run and not allow_future:
@@ -35,16 +37,16 @@ def run_once(store: Store, run_date: date | None, dry_run: bool = False, force: 
                 f"the job {instance.job_name!r} is inactive, so its workflow does not run; "
                 f"activate it with: invoicer job update {instance.job_name!r} --active"
             )
-        return process(store, instance, run_date, force=force, dry_run=dry_run)
+        return process(store, instance, run_date, force=force, dry_run=dry_run, shown=shown)
 
 
 def process(store: Store, instance: Instance, run_date: date, force: bool = False,
-            dry_run: bool = False) -> RunResult:
+            dry_run: bool = False, shown: int | None = None) -> RunResult:
     """One Process step for `run_date`, inside the caller's transaction; or `sleeping`."""
     if not force and engine.is_sleeping(run_date, store.has_run_for(run_date), instance):
         following = run_date + timedelta(days=1) if run_date < date.max else None
         return RunResult(status="sleeping", run_date=run_date, next_due=following)
-    return _process_step(store, instance, run_date, force, dry_run)
+    return _process_step(store, instance, run_date, force, dry_run, shown)
 
 
 def forecast(store: Store, run_date: date) -> RunResult:
@@ -54,7 +56,7 @@ def forecast(store: Store, run_date: date) -> RunResult:
 
 
 def _process_step(store: Store, instance: Instance | None, run_date: date, forced: bool,
-                  dry_run: bool) -> RunResult:
+                  dry_run: bool, shown: int | None = None) -> RunResult:
     latest_run_date = store.latest_run_date()
     run_id = store.begin_run(instance, run_date, forced=forced)
     plans = []
@@ -73,12 +75,12 @@ def _process_step(store: Store, instance: Instance | None, run_date: date, force
     store.write_invoices(run_id)
     store.write_skips(run_id, run_date)
     store.end_run(run_id)
-    invoices = store.invoices(run_id=run_id)
+    invoices = store.invoices(run_id=run_id, first=shown)
     skipped = store.run_skips(run_id)
     if dry_run:
         invoices = [replace(invoice, number=None, status="dry-run") for invoice in invoices]
     return RunResult(status="dry-run" if dry_run else "completed", run_date=run_date,
-                     invoices=tuple(invoices), skipped=tuple(skipped))
+                     invoices=tuple(invoices), skipped=tuple(skipped), invoice_count=store.count_invoices(run_id))
 
 
 def _iso(day: date | None) -> str | None:

@@ -156,11 +156,15 @@ class Skip:
 
 @dataclass(frozen=True)
 class RunResult:
+    """What a call of the run did. `invoices` holds all `invoice_count` invoices it made,
+    or only the first ones when the caller asked for a summary."""
+
     status: str  # completed | sleeping | dry-run
     run_date: date
     next_due: date | None = None
     invoices: tuple[Invoice, ...] = ()
     skipped: tuple[Skip, ...] = ()
+    invoice_count: int = 0
 
 
 @dataclass(frozen=True)

@@ -268,10 +268,10 @@ def show_run_result(result: RunResult) -> None:
             f"sleeping on it); the next is due {result.next_due}. Use --force to run it anyway.")
         return
     word = "would create" if result.status == "dry-run" else "created"
-    say(f"Invoice run for {result.run_date}: {word} {len(result.invoices)} invoice(s)")
+    say(f"Invoice run for {result.run_date}: {word} {result.invoice_count} invoice(s)")
     if result.invoices:
         show_invoices(list(result.invoices[:SHOWN_ROWS]))
-        _more(len(result.invoices), "`invoicer invoice list`")
+        _more(result.invoice_count, "`invoicer invoice list`")
     show_skips(result.skipped)
 
 

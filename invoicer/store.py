@@ -565,13 +565,17 @@ class Store:
         return row
 
     def invoices(self, status: str | None = None, contract: str | None = None, run_id: int | None = None,
-                 number: str | None = None, details: bool = False) -> list[Invoice]:
+                 number: str | None = None, details: bool = False, first: int | None = None) -> list[Invoice]:
+        """Invoices in creation order (only the `first` ones of a run, if given)."""
         clauses, params = [], []
         for column, value in (("i.status", status), ("c.name", contract), ("i.run_id", run_id),
                               ("i.number", number)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if first is not None:
+            clauses.append("i.id IN (SELECT id FROM invoices WHERE run_id = ? ORDER BY id LIMIT ?)")
+            params += [run_id, first]
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         # One pass over invoices and their lines: a month-end reads 100,000 invoices here.
         cursor = self.conn.execute(
@@ -612,6 +616,9 @@ class Store:
                       WHERE t.invoice_line_id = :il ORDER BY t.date, t.id"""
         build = _milestone if milestones else _transaction
         return (build(row, line) for row in self._rows(sql, {"il": invoice_line_id, "number": number, "status": status}))
+
+    def count_invoices(self, run_id: int) -> int:
+        return self.conn.execute("SELECT count(*) FROM invoices WHERE run_id = ?", [run_id]).fetchone()[0]
 
     def set_invoice_status(self, invoice_id: int, status: str) -> None:
         self.db.execute("UPDATE invoices SET status = ?, changed_at = ? WHERE id = ?",
@@ -707,15 +714,17 @@ class Store:
         """Every item this run may bill, each with its invoice run date: unbilled
         transactions on or before a due run date's cut-off (the earliest such run date),
         and ready milestones dated on or before the run date."""
-        self.db.execute("DROP TABLE IF EXISTS temp.due_lines")
-        self.db.execute("DROP TABLE IF EXISTS temp.billable")
+        for table in ("due_lines", "billable", "held"):
+            self.db.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        self.db.execute("CREATE TEMP TABLE held (line_id INTEGER NOT NULL, item_id INTEGER NOT NULL, date TEXT NOT NULL)")
+        self.db.execute("CREATE INDEX temp.held_by_line ON held (line_id, date)")
         self.db.execute(
             """CREATE TEMP TABLE due_lines AS
                SELECT line_id, count(*) AS n, min(run_date) AS first_run_date, max(cutoff) AS last_cutoff
                  FROM temp.due GROUP BY line_id""")
         self.db.execute(
             """CREATE TEMP TABLE billable (line_id INTEGER NOT NULL, run_date TEXT NOT NULL, kind TEXT NOT NULL,
-                   item_id INTEGER NOT NULL, date TEXT NOT NULL, amount INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 0,
+                   item_id INTEGER NOT NULL, date TEXT NOT NULL, amount INTEGER NOT NULL,
                    PRIMARY KEY (line_id, run_date, kind, item_id)) WITHOUT ROWID""")
         self.db.execute(
             """INSERT INTO temp.billable (kind, item_id, line_id, run_date, date, amount)
@@ -758,8 +767,12 @@ class Store:
             [line_id])]
 
     def hold_transactions(self, line_id: int, transaction_ids: Iterable[int]) -> None:
-        self.conn.executemany("UPDATE temp.billable SET held = 1 WHERE line_id = ? AND kind = 't' AND item_id = ?",
-                              ((line_id, i) for i in transaction_ids))
+        """Move transactions the not-to-exceed limit holds back out of the billable items."""
+        held = [(line_id, i) for i in transaction_ids]
+        self.conn.executemany(
+            """INSERT INTO temp.held SELECT line_id, item_id, date FROM temp.billable
+                WHERE line_id = ? AND kind = 't' AND item_id = ?""", held)
+        self.conn.executemany("DELETE FROM temp.billable WHERE line_id = ? AND kind = 't' AND item_id = ?", held)
 
     def write_invoices(self, run_id: int) -> None:
         """One invoice per contract and invoice run date, numbered in order of run date,
@@ -771,7 +784,7 @@ class Store:
                SELECT printf('INV-%06d', :base + row_number() OVER (ORDER BY k.run_date, c.name)),
                       k.contract_id, k.run_date, 'draft', :run_id, :now
                  FROM (SELECT DISTINCT l.contract_id, b.run_date FROM temp.billable b
-                         JOIN contract_lines l ON l.id = b.line_id WHERE b.held = 0) k
+                         JOIN contract_lines l ON l.id = b.line_id) k
                  JOIN contracts c ON c.id = k.contract_id
                 ORDER BY k.run_date, c.name""",
             {"base": base, "run_id": run_id, "now": now})
@@ -784,7 +797,6 @@ class Store:
                  FROM temp.billable b
                  JOIN contract_lines l ON l.id = b.line_id
                  JOIN invoices i ON i.run_id = :run_id AND i.contract_id = l.contract_id AND i.run_date = b.run_date
-                WHERE b.held = 0
                 GROUP BY i.id, b.line_id ORDER BY i.id, b.line_id""", {"run_id": run_id})
         self.db.execute("DROP TABLE IF EXISTS temp.placed")
         self.db.execute(
@@ -797,7 +809,7 @@ class Store:
             self.db.execute(
                 f"""UPDATE {table} SET invoice_line_id = p.invoice_line_id
                       FROM temp.billable b JOIN temp.placed p ON p.line_id = b.line_id AND p.run_date = b.run_date
-                     WHERE b.kind = '{kind}' AND b.held = 0 AND {table}.id = b.item_id""")
+                     WHERE b.kind = '{kind}' AND {table}.id = b.item_id""")
 
     # Why a line is passed over, as (line_id, reason, run_date, detail) rows. These need
     # only the book, so `doctor` forecasts them too; run them after the items are linked.
@@ -828,13 +840,12 @@ class Store:
         """SELECT d.line_id, 'no-transactions', d.run_date, NULL FROM temp.due d
              JOIN contract_lines l ON l.id = d.line_id AND l.billing_method = 'time-and-material'
             WHERE NOT EXISTS (SELECT 1 FROM temp.billable b
-                               WHERE b.line_id = d.line_id AND b.run_date = d.run_date AND b.held = 0)
-              AND NOT EXISTS (SELECT 1 FROM temp.billable b
-                               WHERE b.line_id = d.line_id AND b.held = 1 AND b.date <= d.cutoff)""",
+                               WHERE b.line_id = d.line_id AND b.run_date = d.run_date)
+              AND NOT EXISTS (SELECT 1 FROM temp.held h WHERE h.line_id = d.line_id AND h.date <= d.cutoff)""",
         # Each run date at which a held-back transaction was waiting, as a daily run would say.
         """SELECT d.line_id, 'over-not-to-exceed', d.run_date,
                   count(*) || ' transaction(s) held back by the not-to-exceed limit'
-             FROM temp.due d JOIN temp.billable b ON b.line_id = d.line_id AND b.held = 1 AND b.date <= d.cutoff
+             FROM temp.held h JOIN temp.due d ON d.line_id = h.line_id AND h.date <= d.cutoff
             GROUP BY d.line_id, d.run_date""",
     )
 

@@ -24,7 +24,8 @@ def run_once(
     Example (crontab): 5 0 * * * INVOICER_DB=/srv/book.db invoicer run-once --json
     """
     run_date = parse_date(date, "date") if date is not None else None
-    result = billing.run_once(store(ctx), run_date, dry_run=dry_run, force=force, allow_future=allow_future)
+    result = billing.run_once(store(ctx), run_date, dry_run=dry_run, force=force, allow_future=allow_future,
+                              shown=None if json_output else render.SHOWN_ROWS + 1)
     if json_output:
         render.emit(render.run_result_json(result))
     else:
