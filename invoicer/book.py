@@ -298,20 +298,21 @@ def add_transaction(store: Store, line_id: int, when, amount, kind=None, quantit
         return store.transaction(store.add_transaction(transaction_row(line, when, amount, kind, quantity, description)))
 
 
-def transaction_row(line: Line, when, amount, kind=None, quantity=None, description=None) -> dict:
-    """One transaction's values, checked against its line (shared with the bulk import)."""
+def transaction_row(line: Line, when, amount, kind=None, quantity=None, description=None) -> tuple:
+    """One transaction's values, checked against its line, as the store inserts them:
+    (line_id, date, amount, type, quantity, description). Shared with the bulk import."""
     if line.billing_method != TIME_AND_MATERIAL:
         raise InvoicerError(f"line_id: line {line.id} is fixed-price; transactions are billed on "
                             "time-and-material lines (fixed-price lines bill milestones)")
     quantity = parse_quantity(quantity)
-    return {
-        "line_id": line.id,
-        "date": iso_date(when, "date"),
-        "amount": parse_minor(amount, line.currency, "amount"),
-        "type": choice("time" if kind is None else kind, TRANSACTION_TYPES, "type"),
-        "quantity": None if quantity is None else str(quantity),
-        "description": parse_text(description, "description", required=False),
-    }
+    return (
+        line.id,
+        iso_date(when, "date"),
+        parse_minor(amount, line.currency, "amount"),
+        choice("time" if kind is None else kind, TRANSACTION_TYPES, "type"),
+        None if quantity is None else str(quantity),
+        parse_text(description, "description", required=False),
+    )
 
 
 def list_transactions(store: Store, line_id: int | None = None, unbilled: bool = False) -> list[Transaction]:

@@ -513,15 +513,14 @@ class Store:
     # transactions ---------------------------------------------------------------------
 
     _INSERT_TRANSACTION = """INSERT INTO transactions (line_id, date, amount, type, quantity, description)
-                             VALUES (:line_id, :date, :amount, :type, :quantity, :description)"""
+                             VALUES (?, ?, ?, ?, ?, ?)"""
 
-    def add_transaction(self, row: dict) -> int:
+    def add_transaction(self, row: tuple) -> int:
+        """Insert one (line_id, date, amount, type, quantity, description) row."""
         return self.conn.execute(self._INSERT_TRANSACTION, row).lastrowid
 
-    def add_transactions(self, rows: Iterable[dict]) -> None:
-        self.conn.executemany(
-            "INSERT INTO transactions (line_id, date, amount, type, quantity, description) VALUES (?, ?, ?, ?, ?, ?)",
-            [(r["line_id"], r["date"], r["amount"], r["type"], r["quantity"], r["description"]) for r in rows])
+    def add_transactions(self, rows: Iterable[tuple]) -> None:
+        self.conn.executemany(self._INSERT_TRANSACTION, rows)
 
     _TRANSACTION = """
         SELECT t.*, i.number AS invoice FROM transactions t

@@ -8,7 +8,6 @@ from decimal import Decimal, InvalidOperation
 from invoicer.errors import InputError
 
 MAX_TEXT = 200
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
@@ -20,7 +19,8 @@ def iso_date(text, field: str = "date") -> str:
     """A date's canonical text, YYYY-MM-DD, checked: what the store keeps."""
     raw = text.strip() if isinstance(text, str) else ("" if text is None else str(text).strip())
     try:
-        if not _ISO_DATE.fullmatch(raw):
+        # Only YYYY-MM-DD: fromisoformat alone would also take 20261201 and 2026-W49-2.
+        if len(raw) != 10 or raw[4] != "-" or raw[7] != "-" or not raw.isascii():
             raise ValueError
         date.fromisoformat(raw)
     except ValueError:
@@ -76,6 +76,8 @@ def parse_quantity(text, field: str = "quantity") -> Decimal | None:
 
 
 def choice(text, options: tuple[str, ...], field: str) -> str:
+    if text in options:
+        return text
     raw = str(text).strip().lower() if text is not None else ""
     if raw not in options:
         raise InputError(f"{field}: {text!r} is not one of {', '.join(options)}")
