@@ -20,4 +20,4 @@ step invoicer run-once
 step invoicer job status
 step invoicer invoice show INV-000004
 step invoicer schedule list 1
-printf '\nThe book is in %s: try `INVOICER_DB=%s invoicer invoice list`.\n' "$INVOICER_DB" "$INVOICER_DB"
+printf '\nThe book is in %s: try `INVOICER_DB=%s %s invoice list`.\n' "$INVOICER_DB" "$INVOICER_DB" "$(command -v invoicer)"
