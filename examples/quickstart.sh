@@ -4,7 +4,7 @@
 # and the invoices it creates. Uses `invoicer` from PATH, else from ./.venv.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-PATH="$here/../.venv/bin:$PATH"
+PATH="$(cd "$here/.." && pwd)/.venv/bin:$PATH"
 export INVOICER_DB="${INVOICER_DB:-$here/demo.db}"
 rm -f "$INVOICER_DB" "$INVOICER_DB-wal" "$INVOICER_DB-shm"
 JOB="Project operations create invoices"
