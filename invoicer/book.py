@@ -225,7 +225,7 @@ def remove_schedule(store: Store, schedule_id: int) -> dict:
         if row["kind"] == "milestone" and row["invoice_line_id"] is not None:
             milestone = store.milestone(schedule_id)
             raise InvoicerError(f"id: milestone {schedule_id} is invoiced on {milestone.invoice}; "
-                                "cancel that draft invoice first")
+                                "only cancelling that invoice, while it is a draft, releases it")
         store.remove_schedule(schedule_id)
         return {"id": schedule_id, "line_id": row["line_id"], "kind": row["kind"], "removed": True}
 
@@ -263,6 +263,7 @@ def _schedule_entry(store: Store, row: dict, line: Line, with_run_dates: bool) -
     run_dates: list[RunDate] = []
     if with_run_dates:
         invoiced = store.invoices_by_run_date(line.id)
+        passed = store.passed_run_dates(line.id)
         horizon = max(clock.today(), processed or clock.today())
         shown = list(schedules.run_dates(schedule, None, horizon))
         # Run dates a replaced schedule billed stay in view.
@@ -280,8 +281,12 @@ def _schedule_entry(store: Store, row: dict, line: Line, with_run_dates: bool) -
             elif d.isoformat() in invoiced:
                 number, status = invoiced[d.isoformat()]
                 run_dates.append(RunDate(d, "cancelled" if status == "cancelled" else "invoiced", number))
-            else:
+            elif d.isoformat() in passed:
                 run_dates.append(RunDate(d, "nothing-to-bill"))
+            else:
+                # On or before the latest processed run date of a schedule that replaced
+                # another: it is never run.
+                run_dates.append(RunDate(d, "not-run"))
     return ScheduleEntry(
         id=row["id"], line=line, schedule=schedule,
         next_run_date=date.fromisoformat(row["next_run_date"]) if row["next_run_date"] else None,
@@ -327,7 +332,7 @@ def delete_transaction(store: Store, transaction_id: int) -> Transaction:
         found = store.transaction(transaction_id)
         if found.invoice:
             raise InvoicerError(f"id: transaction {transaction_id} is billed on {found.invoice}; "
-                                "cancel that draft invoice to make it unbilled again")
+                                "only cancelling that invoice, while it is a draft, makes it unbilled again")
         store.delete_transaction(transaction_id)
         return found
 

@@ -11,7 +11,11 @@ from invoicer.errors import InputError
 def zone() -> tzinfo:
     name = os.environ.get("INVOICER_TZ")
     if not name:
-        return datetime.now().astimezone().tzinfo
+        # The system's zone with its DST rules, not today's fixed offset: a moment stored
+        # in summer must read back right in winter.
+        from dateutil.tz import tzlocal
+
+        return tzlocal()
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

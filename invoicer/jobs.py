@@ -68,6 +68,9 @@ def restart(store: Store, name: str) -> tuple[JobStatus, RunResult | None]:
         if instance is None:
             raise InvoicerError(f"the job {name!r} has no workflow instance; start one with: "
                                 f"invoicer job run-workflow {name!r} --workflow {PROCESS_RUN_CALLER}")
+        if not job.active:
+            raise InvoicerError(f"the job {name!r} is inactive (Is Active: No); "
+                                f"activate it with: invoicer job update {name!r} --active")
         if instance.running and not engine.is_stalled(instance, job.active, clock.now()):
             raise Conflict(f"the workflow instance of {name!r} is running; restart it only if it stops running")
         running = store.running_instance()

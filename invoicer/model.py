@@ -78,7 +78,7 @@ class DateSchedule:
 @dataclass(frozen=True)
 class RunDate:
     run_date: date
-    status: str  # not-run-yet | invoiced | nothing-to-bill | cancelled
+    status: str  # not-run-yet | invoiced | nothing-to-bill | cancelled | not-run (replaced)
     invoice: str | None = None
 
 

@@ -7,6 +7,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from itertools import groupby
@@ -106,6 +107,7 @@ CREATE TABLE invoice_lines (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     invoice_id INTEGER NOT NULL REFERENCES invoices(id),
     line_id INTEGER NOT NULL REFERENCES contract_lines(id),
+    name TEXT NOT NULL,
     amount INTEGER NOT NULL,
     items INTEGER NOT NULL
 ) STRICT;
@@ -246,6 +248,9 @@ class Store:
                     f"another process is writing to {self.path}; "
                     f"gave up waiting after {self.busy_timeout:g} s, try again"
                 ) from None
+            if "integer overflow" in message:
+                raise InvoicerError("the amounts to add up exceed what invoicer can hold "
+                                    "(9,223,372,036,854,775,807 minor units); nothing was written") from None
             if "readonly" in message or "read-only" in message:
                 raise DatabaseFileError(f"{self.path} is read-only: cannot write to it") from None
             if "disk" in message or "full" in message or "I/O" in message:
@@ -510,6 +515,11 @@ class Store:
             found[row["run_date"]] = (row["number"], row["status"])
         return found
 
+    def passed_run_dates(self, line_id: int) -> set[str]:
+        """The run dates a Process step handled for the line without billing it."""
+        return {row[0] for row in self.conn.execute(
+            "SELECT DISTINCT run_date FROM run_skips WHERE line_id = ? AND run_date IS NOT NULL", [line_id])}
+
     # transactions ---------------------------------------------------------------------
 
     _INSERT_TRANSACTION = """INSERT INTO transactions (line_id, date, amount, type, quantity, description)
@@ -579,7 +589,7 @@ class Store:
         # One pass over invoices and their lines: a month-end reads 100,000 invoices here.
         cursor = self.conn.execute(
             f"""SELECT i.id, i.number, i.run_date, i.status, c.name, c.customer, c.currency,
-                       il.id, il.line_id, il.amount, il.items, l.name, l.billing_method
+                       il.id, il.line_id, il.amount, il.items, il.name, l.billing_method
                   FROM invoices i JOIN contracts c ON c.id = i.contract_id
                   JOIN invoice_lines il ON il.invoice_id = i.id
                   JOIN contract_lines l ON l.id = il.line_id
@@ -591,17 +601,18 @@ class Store:
             lines = tuple(
                 InvoiceLine(line_id=line_id, name=name, billing_method=method, amount=from_minor(amount, currency),
                             items=items,
-                            details=tuple(self._details(il_id, line_id, number, state)) if details else ())
+                            details=tuple(self._details(il_id, line_id, name, number, state)) if details else ())
                 for *_, il_id, line_id, amount, items, name, method in rows
             )
             found.append(Invoice(number=number, contract=contract_name, customer=customer,
                                  run_date=date.fromisoformat(run_date), currency=currency, status=state, lines=lines))
         return found
 
-    def _details(self, invoice_line_id: int, line_id: int, number: str, status: str) -> Iterator:
+    def _details(self, invoice_line_id: int, line_id: int, name: str, number: str, status: str) -> Iterator:
         """What an invoice line billed: the live items, or for a cancelled invoice the copy
-        kept when it was cancelled (its items may have been billed again, or deleted)."""
-        line = self.line(line_id)
+        kept when it was cancelled (its items may have been billed again, or deleted). The
+        line carries the name it had when invoiced: an invoice never changes."""
+        line = replace(self.line(line_id), name=name)
         milestones = line.billing_method == FIXED_PRICE
         if status == "cancelled":
             sql = """SELECT item_id AS id, date, amount, type, quantity, description, name, percent,
@@ -791,8 +802,8 @@ class Store:
             "UPDATE counters SET value = value + (SELECT count(*) FROM invoices WHERE run_id = ?) WHERE name = 'invoice_number'",
             [run_id])
         self.db.execute(
-            """INSERT INTO invoice_lines (invoice_id, line_id, amount, items)
-               SELECT i.id, b.line_id, sum(b.amount), count(*)
+            """INSERT INTO invoice_lines (invoice_id, line_id, name, amount, items)
+               SELECT i.id, b.line_id, l.name, sum(b.amount), count(*)
                  FROM temp.billable b
                  JOIN contract_lines l ON l.id = b.line_id
                  JOIN invoices i ON i.run_id = :run_id AND i.contract_id = l.contract_id AND i.run_date = b.run_date

@@ -685,3 +685,14 @@ def test_names_that_look_like_rich_markup_are_printed_as_typed(inv):
     shown = inv("contract", "list")
     assert shown.exit_code == 0
     assert "[red]C-1" in shown.stdout and "[/]" in shown.stdout and "[bold" in shown.stdout
+
+
+def test_run_dates_a_replacing_schedule_puts_before_the_processed_ones_show_as_not_run(inv):
+    line = inv.line("C-1", "Design")
+    inv.ok("schedule", "add", line, "--frequency", "monthly", "--start", "2024-02-01")
+    inv.setup_job()
+    inv.ok("run-once", "--date", "2024-02-01")
+    inv.ok("schedule", "add", line, "--frequency", "weekly", "--start", "2024-01-10", "--replace")
+    statuses = {r["run_date"]: r["status"] for r in inv.ok("schedule", "list", line)["schedules"][0]["run_dates"]}
+    assert statuses["2024-01-10"] == "not-run" and statuses["2024-01-31"] == "not-run"
+    assert statuses["2024-02-07"] == "not-run-yet"

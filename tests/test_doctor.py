@@ -44,7 +44,7 @@ def test_a_damaged_database_is_reported_by_the_integrity_check(inv):
     inv.setup_job()
     conn = sqlite3.connect(inv.db)
     conn.execute("PRAGMA foreign_keys = OFF")
-    conn.execute("INSERT INTO invoice_lines (invoice_id, line_id, amount, items) VALUES (999, 999, 1, 1)")
+    conn.execute("INSERT INTO invoice_lines (invoice_id, line_id, name, amount, items) VALUES (999, 999, 'x', 1, 1)")
     conn.commit()
     conn.close()
     result = inv("doctor", "--json")

@@ -4,6 +4,11 @@ instance per database, status and stalled detection, stop, restart and Is Active
 
 from datetime import datetime, timezone
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from tests.conftest import JOB
@@ -593,3 +598,28 @@ def test_job_names_are_unique_whatever_their_case(inv):
     result = inv("job", "create", "NIGHTLY CREATE INVOICES", "--json")
     assert result.exit_code == 1
     assert len(inv.ok("job", "list")["jobs"]) == 1
+
+
+def test_an_inactive_job_cannot_be_restarted(inv):
+    inv.setup_job()
+    inv.ok("job", "stop", JOB)
+    inv.ok("job", "update", JOB, "--inactive")
+    assert inv("job", "restart", JOB, "--json").exit_code == 1
+
+
+def test_the_timer_keeps_whole_local_days_across_a_daylight_saving_change(tmp_path):
+    # No INVOICER_TZ: the system zone (TZ) with its DST rules. A Process step that ends at
+    # 00:30 on the day summer time ends is due again at midnight after it, not a day early.
+    env = dict(os.environ, TZ="Europe/Berlin", NO_COLOR="1")
+    env.pop("INVOICER_TZ", None)
+
+    def run(moment, *args):
+        return subprocess.run([sys.executable, "-m", "invoicer", "--db", str(tmp_path / "d.db"), *args],
+                              capture_output=True, text=True, env=dict(env, INVOICER_NOW=moment))
+
+    # Moments with their offsets: the one stored was written in summer time (+02:00).
+    assert run("2026-10-25T00:30:00+02:00", "job", "create", JOB).returncode == 0
+    assert run("2026-10-25T00:30:00+02:00", "job", "run-workflow", JOB, "--workflow", "ProcessRunner").returncode == 0
+    status = run("2026-10-26T00:10:00+01:00", "job", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["jobs"][0]["next_due"] == "2026-10-26T00:00:00+01:00"

@@ -363,3 +363,20 @@ def test_a_late_run_reports_held_transactions_at_each_run_date_as_daily_runs_wou
         ("2026-10-05", "over-not-to-exceed"), ("2026-10-12", "over-not-to-exceed"),
         ("2026-10-19", "over-not-to-exceed"), ("2026-10-26", "over-not-to-exceed")]
     assert [(i["run_date"], i["total"]) for i in late_run["invoices"]] == [("2026-10-05", "100.00")]
+
+
+def test_renaming_a_line_does_not_change_its_confirmed_invoice(book):
+    tx(book, book.design, "2024-02-10", "100")
+    number = book.ok("run-once", "--date", "2024-03-01")["invoices"][0]["number"]
+    before = book.ok("invoice", "confirm", number)
+    book.ok("contract", "set-line", book.design, "--name", "Renamed")
+    assert book.ok("invoice", "show", number) == before
+    assert before["lines"][0]["name"] == "Design"
+
+
+def test_amounts_too_large_to_add_up_are_one_clear_line(book):
+    rows = "line_id,date,amount\n" + f"{book.design},2024-02-10,10000000000000\n" * 9300
+    book.ok("transaction", "import", "-", input=rows)
+    result = book("run-once", "--date", "2024-03-01", "--json")
+    assert result.exit_code == 1 and "exceed" in result.error["message"]
+    assert book.ok("run", "list")["runs"] == []
