@@ -7,7 +7,6 @@ from datetime import date, timedelta
 
 from invoicer import clock, engine, schedules
 from invoicer.errors import InputError, NotConfigured
-from invoicer.jobs import is_invoice_job_name
 from invoicer.model import Instance, RunResult
 from invoicer.store import Store, schedule_from_row
 
@@ -32,7 +31,7 @@ def run_once(store: Store, run_date: date | None, dry_run: bool = False, force: 
         instance = store.running_instance()
         if instance is None:
             raise NotConfigured(f"no running workflow instance of a \"create invoices\" job; {SETUP_HINT}")
-        if not instance.job_active or not is_invoice_job_name(instance.job_name):
+        if not instance.job_active or not engine.is_invoice_job_name(instance.job_name):
             raise NotConfigured(
                 f"the job {instance.job_name!r} is inactive, so its workflow does not run; "
                 f"activate it with: invoicer job update {instance.job_name!r} --active"

@@ -1,11 +1,21 @@
 """The rules of the invoice run and of the workflow's timer, as pure functions over plain
 values: no database, no terminal. The store applies them to every due line at once."""
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from invoicer import clock
 from invoicer.model import PROCESS_RUN_CALLER, Instance
+
+
+_INVOICE_JOB = re.compile(r"\bcreate\s+invoices\b", re.IGNORECASE)
+
+
+def is_invoice_job_name(name: str) -> bool:
+    """A batch job creates invoices when its name includes the words "create invoices",
+    in that order, separated by white space (the seed's step 2)."""
+    return bool(_INVOICE_JOB.search(name))
 
 
 def cutoff(invoice_run_date: date) -> date | None:

@@ -1,9 +1,7 @@
 """The batch job and its workflow instance (the seed's steps 1-6): the "create invoices"
 name rule, the one running instance per database, status, stop and restart."""
 
-import re
-
-from invoicer import clock, engine
+from invoicer import billing, clock, engine
 from invoicer.errors import Conflict, InputError, InvoicerError
 from invoicer.model import (
     PROCESS_RUN_CALLER,
@@ -17,18 +15,10 @@ from invoicer.model import (
 from invoicer.store import Store
 from invoicer.values import parse_text
 
-_INVOICE_JOB = re.compile(r"\bcreate\s+invoices\b", re.IGNORECASE)
-
-
-def is_invoice_job_name(name: str) -> bool:
-    """The name must include the words "create invoices", in that order."""
-    return bool(_INVOICE_JOB.search(name))
-
-
 def create_job(store: Store, name: str, job_type: str = "None", frequency: str = "Daily",
                active: bool = True) -> Job:
     name = parse_text(name, "name")
-    if not is_invoice_job_name(name):
+    if not engine.is_invoice_job_name(name):
         raise InputError(f'name: {name!r} must include the words "create invoices" '
                          '(e.g. "Project operations create invoices")')
     if job_type != "None":
@@ -80,12 +70,10 @@ def restart(store: Store, name: str) -> tuple[JobStatus, RunResult | None]:
 
 
 def _start(store: Store, job: Job, workflow: str) -> tuple[JobStatus, RunResult | None]:
-    from invoicer.billing import process
-
     store.start_instance(job, workflow)
     result = None
     if workflow == PROCESS_RUNNER and job.active:
-        result = process(store, store.instance(job), clock.today())
+        result = billing.process(store, store.instance(job), clock.today())
     return _status(store, job), result
 
 

@@ -82,7 +82,7 @@ _STATUS_STYLES = {"draft": "yellow", "confirmed": "green", "cancelled": "red", "
 
 # JSON shapes ------------------------------------------------------------------------------
 
-def _iso(value) -> str | None:
+def iso(value) -> str | None:
     if value is None:
         return None
     return clock.to_iso(value) if isinstance(value, datetime) else value.isoformat()
@@ -127,8 +127,8 @@ def schedule_json(entry: ScheduleEntry) -> dict:
     return {
         "id": entry.id, "kind": "date", "line_id": entry.line.id, "contract": entry.line.contract,
         "line": entry.line.name, "frequency": s.frequency, "rrule": s.rrule,
-        "dates": [d.isoformat() for d in s.dates] or None, "start": _iso(s.start), "end": _iso(s.end),
-        "next_run_date": _iso(entry.next_run_date), "processed_through": _iso(entry.processed_through),
+        "dates": [d.isoformat() for d in s.dates] or None, "start": iso(s.start), "end": iso(s.end),
+        "next_run_date": iso(entry.next_run_date), "processed_through": iso(entry.processed_through),
         "run_dates": [{"run_date": r.run_date.isoformat(), "status": r.status, "invoice": r.invoice}
                       for r in entry.run_dates],
     }
@@ -167,23 +167,66 @@ def invoice_csv(invoices: Iterable[Invoice]) -> None:
                           line.items])
 
 
+def schedule_listing_json(listing) -> dict:
+    """`schedule list --json`: date-based schedules and milestones, and the lines whose
+    milestones add up to less than their value."""
+    return {
+        "schedules": [schedule_json(e) for e in listing.schedules] + [milestone_json(m) for m in listing.milestones],
+        "shortfalls": [{"line_id": line.id, "contract": line.contract, "line": line.name,
+                        "value": format_amount(value, line.currency),
+                        "milestones": format_amount(planned, line.currency),
+                        "shortfall": format_amount(value - planned, line.currency)}
+                       for line, value, planned in listing.shortfalls],
+    }
+
+
+def contract_json(lines: list[Line]) -> dict:
+    first = lines[0]
+    return {"contract": first.contract, "customer": first.customer, "currency": first.currency,
+            "lines": [line_json(line) for line in lines]}
+
+
+def explanation_json(found) -> dict:
+    cur, facts = found.line.currency, found.facts
+    return {
+        "line": line_json(found.line),
+        "date": found.date.isoformat(),
+        "billed": bool(found.billed),
+        "invoices": [{"contract": invoice.contract, "run_date": invoice.run_date.isoformat(),
+                      "amount": format_amount(amount, cur), "items": items} for invoice, amount, items in found.billed],
+        "skipped": [skip_json(s) for s in found.skipped],
+        "schedule": facts.get("schedule"),
+        "processed_through": iso(facts.get("processed_through")),
+        "next_run_date": iso(facts.get("next_run_date")),
+        "cutoff": iso(facts.get("cutoff")),
+        "unbilled": {"transactions": facts.get("unbilled"), "amount": format_amount(facts.get("unbilled_amount"), cur),
+                     "by_cutoff": facts.get("unbilled_by_cutoff"),
+                     "by_cutoff_amount": format_amount(facts.get("unbilled_by_cutoff_amount"), cur)},
+        "not_to_exceed": format_amount(found.line.not_to_exceed, cur),
+        "billed_so_far": format_amount(facts.get("billed"), cur),
+        "headroom": format_amount(facts.get("headroom"), cur),
+        "milestones": [milestone_json(m) for m in facts.get("milestones", [])],
+        "explanation": list(found.sentences),
+    }
+
+
 def skip_json(skip: Skip) -> dict:
     return {"line_id": skip.line_id, "contract": skip.contract, "name": skip.name, "reason": skip.reason,
-            "run_date": _iso(skip.run_date), "detail": skip.detail}
+            "run_date": iso(skip.run_date), "detail": skip.detail}
 
 
 def run_result_json(result: RunResult) -> dict:
     document = {"status": result.status, "run_date": result.run_date.isoformat()}
     if result.status == "sleeping":
-        document["next_due"] = _iso(result.next_due)
+        document["next_due"] = iso(result.next_due)
     document["invoices"] = [invoice_json(i) for i in result.invoices]
     document["skipped"] = [skip_json(s) for s in result.skipped]
     return document
 
 
 def run_json(run: Run) -> dict:
-    return {"id": run.id, "run_date": run.run_date.isoformat(), "started_at": _iso(run.started_at),
-            "ended_at": _iso(run.ended_at), "forced": run.forced, "workflow": run.workflow,
+    return {"id": run.id, "run_date": run.run_date.isoformat(), "started_at": iso(run.started_at),
+            "ended_at": iso(run.ended_at), "forced": run.forced, "workflow": run.workflow,
             "invoices": list(run.invoices), "skipped": [skip_json(s) for s in run.skipped]}
 
 
@@ -192,9 +235,9 @@ def job_json(status: JobStatus) -> dict:
     return {
         "id": job.id, "name": job.name, "job_type": job.job_type, "frequency": job.frequency,
         "active": job.active, "workflow": instance.workflow if instance else None, "step": status.step,
-        "started_at": _iso(instance.started_at) if instance else None,
-        "last_end": _iso(instance.last_end) if instance else None,
-        "next_due": _iso(status.next_due), "stalled": status.stalled,
+        "started_at": iso(instance.started_at) if instance else None,
+        "last_end": iso(instance.last_end) if instance else None,
+        "next_due": iso(status.next_due), "stalled": status.stalled,
     }
 
 
@@ -218,11 +261,11 @@ def show_jobs(statuses: list[JobStatus]) -> None:
     table(None, ["job", "type", "frequency", "active", "workflow", "step", "last Process end", "next due", "stalled"],
           [[s.job.name, s.job.job_type, s.job.frequency, "Yes" if s.job.active else "No",
             s.instance.workflow if s.instance else "-", s.step or "-",
-            _iso(s.instance.last_end) if s.instance and s.instance.last_end else "-",
-            _iso(s.next_due) or "-", _status("STOPPED RUNNING") if s.stalled else "no"] for s in statuses])
+            iso(s.instance.last_end) if s.instance and s.instance.last_end else "-",
+            iso(s.next_due) or "-", _status("STOPPED RUNNING") if s.stalled else "no"] for s in statuses])
     for s in statuses:
         if s.stalled:
-            say(f"{s.job.name!r} has stopped running: its Process step due {_iso(s.next_due)} did not run. "
+            say(f"{s.job.name!r} has stopped running: its Process step due {iso(s.next_due)} did not run. "
                 f"Catch up with `invoicer run-once`, or restart it: invoicer job restart {s.job.name!r}", "red")
 
 
@@ -277,7 +320,7 @@ def show_run_result(result: RunResult) -> None:
 
 def show_runs(runs: list[Run]) -> None:
     table(None, ["run", "run date", "ended", "workflow", "forced", "invoices", "skipped"],
-          [[r.id, r.run_date, _iso(r.ended_at), r.workflow, "yes" if r.forced else "",
+          [[r.id, r.run_date, iso(r.ended_at), r.workflow, "yes" if r.forced else "",
             _span(r.invoices), len(r.skipped)] for r in runs])
 
 

@@ -426,12 +426,12 @@ class Store:
 
     def billed_minor(self, line_id: int) -> int:
         """What a line has billed on invoices not cancelled."""
-        return self._one(
-            """SELECT coalesce(sum(il.amount), 0) AS total FROM invoice_lines il
-                 JOIN invoices i ON i.id = il.invoice_id
-                WHERE il.line_id = ? AND i.status != 'cancelled'""",
-            [line_id],
-        )["total"]
+        return self.conn.execute(f"SELECT {self._BILLED.format(line='?')}", [line_id]).fetchone()[0]
+
+    # What the line named by {line} has billed on invoices not cancelled: what its
+    # not-to-exceed limit counts.
+    _BILLED = """coalesce((SELECT sum(il.amount) FROM invoice_lines il JOIN invoices i ON i.id = il.invoice_id
+                          WHERE il.line_id = {line} AND i.status != 'cancelled'), 0)"""
 
     # schedules and milestones ---------------------------------------------------------
 
@@ -761,9 +761,7 @@ class Store:
         """(line id, headroom) of the capped lines whose billable transactions add up to
         more than what their not-to-exceed limit has left."""
         rows = self._rows(
-            """SELECT b.line_id, l.not_to_exceed - coalesce(
-                          (SELECT sum(il.amount) FROM invoice_lines il JOIN invoices i ON i.id = il.invoice_id
-                            WHERE il.line_id = b.line_id AND i.status != 'cancelled'), 0) AS headroom,
+            f"""SELECT b.line_id, l.not_to_exceed - {self._BILLED.format(line='b.line_id')} AS headroom,
                       sum(b.amount) AS wanted
                  FROM temp.billable b JOIN contract_lines l ON l.id = b.line_id
                 WHERE b.kind = 't' AND l.not_to_exceed IS NOT NULL

@@ -81,9 +81,7 @@ def show(ctx: typer.Context, contract: Annotated[str, typer.Argument()], json_ou
     """
     lines = book.list_lines(store(ctx), contract)
     if json_output:
-        first = lines[0]
-        render.emit({"contract": first.contract, "customer": first.customer, "currency": first.currency,
-                     "lines": [render.line_json(line) for line in lines]})
+        render.emit(render.contract_json(lines))
     else:
         render.say(f"Contract {lines[0].contract} for {lines[0].customer} ({lines[0].currency})")
         render.show_lines(lines)

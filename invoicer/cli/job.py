@@ -68,7 +68,7 @@ def _started(status, result, json_output: bool) -> None:
         return
     first = "Process, then Sleep" if status.instance.workflow == "ProcessRunner" else "Sleep, then Process"
     render.say(f"started {status.instance.workflow} for {status.job.name!r}: {first}; "
-               f"next Process due {render._iso(status.next_due)}")
+               f"next Process due {render.iso(status.next_due)}")
     if result is not None:
         render.show_run_result(result)
 

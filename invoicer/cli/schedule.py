@@ -94,15 +94,7 @@ def list_(ctx: typer.Context, line_id: Annotated[str | None, typer.Argument(meta
     """
     listing = book.list_schedules(store(ctx), parse_id(line_id, "line_id") if line_id is not None else None)
     if json_output:
-        render.emit({
-            "schedules": [render.schedule_json(e) for e in listing.schedules]
-            + [render.milestone_json(m) for m in listing.milestones],
-            "shortfalls": [{"line_id": line.id, "contract": line.contract, "line": line.name,
-                            "value": render.format_amount(value, line.currency),
-                            "milestones": render.format_amount(planned, line.currency),
-                            "shortfall": render.format_amount(value - planned, line.currency)}
-                           for line, value, planned in listing.shortfalls],
-        })
+        render.emit(render.schedule_listing_json(listing))
     else:
         render.show_schedules(listing.schedules, listing.milestones, listing.shortfalls)
 
