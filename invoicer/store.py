@@ -215,9 +215,18 @@ class Store:
                 self._refuse_if_damaged()
                 yield self
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise
-            self.conn.execute("ROLLBACK" if rollback else "COMMIT")
+            if rollback:
+                self._rollback()
+            else:
+                self.conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (a full disk, say): then the original error,
+        # not "no transaction is active", is what the user must see.
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
 
     def _refuse_if_damaged(self) -> None:
         """Never write into a damaged ledger: quick_check reads every page (about 0.2 s for
@@ -234,7 +243,7 @@ class Store:
             try:
                 yield self
             finally:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
@@ -286,7 +295,7 @@ class Store:
                     self.db.execute(f"PRAGMA user_version = {number}")
                 self.conn.execute("COMMIT")
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             if version == 0:
                 self.conn.execute("PRAGMA journal_mode = WAL")
