@@ -64,7 +64,7 @@ def _process_step(store: Store, instance: Instance | None, run_date: date, force
         processed = date.fromisoformat(kind["processed_through"]) if kind["processed_through"] else None
         pending = schedules.run_dates(schedule, processed, run_date)
         through = pending[-1] if pending else processed
-        following = schedules.next_run_date(schedule, max(run_date, through) if through else run_date)
+        following = schedules.next_after(schedule, run_date, through)
         plans.append((kind, [(d.isoformat(), _iso(engine.cutoff(d))) for d in pending],
                       _iso(through), _iso(following)))
     store.stage_due_run_dates(run_date, plans)

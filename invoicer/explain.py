@@ -74,7 +74,7 @@ def _schedule_sentence(store: Store, line: Line, on: date, facts: dict) -> str:
         schedule = schedule_from_row(rows[0])
         processed = store.processed_through(line.id)
         pending = schedules.run_dates(schedule, processed, on)
-        upcoming = pending[0] if pending else schedules.next_run_date(schedule, max(on, processed or on))
+        upcoming = pending[0] if pending else schedules.next_after(schedule, on, processed)
         cutoff = engine.cutoff(upcoming) if upcoming else None
         facts.update(schedule=schedules.describe(schedule), processed_through=processed,
                      next_run_date=upcoming, cutoff=cutoff)

@@ -104,10 +104,6 @@ def status(store: Store, name: str | None = None) -> list[JobStatus]:
         return [_status(store, job) for job in jobs]
 
 
-def list_jobs(store: Store) -> list[JobStatus]:
-    return status(store)
-
-
 def _status(store: Store, job: Job) -> JobStatus:
     instance = store.instance(job)
     now = clock.now()

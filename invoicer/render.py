@@ -4,7 +4,7 @@ document for scripts. Money in JSON is a string with the currency's minor-unit d
 import json
 import sys
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import datetime
 
 from invoicer import clock, schedules
 from invoicer.model import (
@@ -345,7 +345,3 @@ def show_schedules(entries: list[ScheduleEntry], milestones: list[Milestone], sh
         say(f"line {line.id} ({line.contract} / {line.name}): milestones add up to "
             f"{format_amount(planned, line.currency)} of its value {format_amount(value, line.currency)} "
             f"(shortfall {format_amount(value - planned, line.currency)})")
-
-
-def date_text(value: date | None) -> str:
-    return "-" if value is None else value.isoformat()

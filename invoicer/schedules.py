@@ -123,6 +123,12 @@ def next_run_date(schedule: DateSchedule, after: date | None) -> date | None:
     return moment.date() if moment is not None and moment.date() <= high else None
 
 
+def next_after(schedule: DateSchedule, day: date, processed: date | None) -> date | None:
+    """The first run date still to run after `day`: later than both `day` and the latest
+    processed run date."""
+    return next_run_date(schedule, day if processed is None else max(day, processed))
+
+
 def _first_candidate(schedule: DateSchedule, after: date | None) -> date | None:
     """The first day a run date may fall on: the start, or the day after `after`."""
     if after is None or after < schedule.start:

@@ -130,7 +130,7 @@ def list_(ctx: typer.Context, json_output: Json = False) -> None:
 
     Example: invoicer job list
     """
-    statuses = jobs.list_jobs(store(ctx))
+    statuses = jobs.status(store(ctx))
     if json_output:
         render.emit({"jobs": [render.job_json(s) for s in statuses]})
     else:

@@ -54,7 +54,7 @@ def add(
             render.emit(render.schedule_json(entry))
         else:
             render.say(f"added schedule {entry.id} to line {entry.line.id}: {render.schedules.describe(entry.schedule)}; "
-                       f"next run date {render.date_text(entry.next_run_date)}")
+                       f"next run date {render.iso(entry.next_run_date) or '-'}")
 
 
 @app.command("ready")
