@@ -2,7 +2,6 @@
 step, and the Process step that turns every due line into draft invoices in one
 transaction. The store does the set-based work; the engine holds the rules."""
 
-from dataclasses import replace
 from datetime import date, timedelta
 
 from invoicer import clock, engine, schedules
@@ -77,7 +76,7 @@ def _process_step(store: Store, instance: Instance | None, run_date: date, force
     invoices = store.invoices(run_id=run_id, first=shown)
     skipped = store.run_skips(run_id)
     if dry_run:
-        invoices = [replace(invoice, number=None, status="dry-run") for invoice in invoices]
+        invoices = [invoice._replace(number=None, status="dry-run") for invoice in invoices]
     return RunResult(status="dry-run" if dry_run else "completed", run_date=run_date,
                      invoices=tuple(invoices), skipped=tuple(skipped), invoice_count=store.count_invoices(run_id))
 

@@ -316,7 +316,7 @@ def transaction_row(line: Line, when, amount, kind=None, quantity=None, descript
         parse_minor(amount, line.currency, "amount"),
         choice("time" if kind is None else kind, TRANSACTION_TYPES, "type"),
         None if quantity is None else str(quantity),
-        parse_text(description, "description", required=False),
+        None if description is None else parse_text(description, "description", required=False),
     )
 
 

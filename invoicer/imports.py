@@ -7,8 +7,8 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from functools import lru_cache
-from itertools import islice
+from itertools import chain, islice
+from operator import itemgetter
 
 from invoicer import book
 from invoicer.errors import InputError, InvoicerError
@@ -35,36 +35,28 @@ def open_source(path: str):
         raise InputError(f"file: cannot read {path}: {error.strerror}") from None
 
 
-def rows(lines: Iterable[str], fields: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
-    """(row number, values) for each row: CSV's header is row 1; JSON Lines' first line is
-    row 1. The format is told by the first non-blank character."""
+def rows(lines: Iterable[str], fields: tuple[str, ...]) -> Iterator[tuple[int, tuple]]:
+    """(row number, values in the order of `fields`, None where absent) for each row: CSV's
+    header is row 1; JSON Lines' first line is row 1. The format is told by the first
+    non-blank character. An empty or blank value is an absent one."""
     lines = iter(lines)
     try:
         first = next(lines)
         while not first.strip():
             first = next(lines)
+        if first.lstrip().startswith("["):
+            raise InputError("file: a JSON array; give JSON Lines instead (one object a line)")
+        if first.lstrip().startswith("{"):
+            yield from _json_lines(chain((first,), lines), fields)
+        else:
+            yield from _csv_rows(chain((first,), lines), fields)
     except StopIteration:
         return
     except UnicodeDecodeError:
         raise InputError("file: not UTF-8 text") from None
-    stream = _chain(first, lines)
-    if first.lstrip().startswith("["):
-        raise InputError("file: a JSON array; give JSON Lines instead (one object a line)")
-    if first.lstrip().startswith("{"):
-        yield from _json_lines(stream, fields)
-    else:
-        yield from _csv_rows(stream, fields)
 
 
-def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
-    yield first
-    try:
-        yield from rest
-    except UnicodeDecodeError:
-        raise InputError("file: not UTF-8 text") from None
-
-
-def _csv_rows(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
+def _csv_rows(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple[int, tuple]]:
     reader = csv.reader(lines, strict=True)
     try:
         header = [h.strip().lower() for h in next(reader)]
@@ -73,23 +65,25 @@ def _csv_rows(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple[i
             raise InputError(f"row 1: unknown column {unknown[0]!r} (columns: {', '.join(fields)})")
         if len(set(header)) != len(header):
             raise InputError("row 1: a column appears twice")
-        # Rows are records, not physical lines: a quoted value may span lines.
         width = len(header)
+        # The row's values in field order, in C: an absent column reads the None put after the last value.
+        pick = itemgetter(*(header.index(f) if f in header else width for f in fields))
+        # Rows are records, not physical lines: a quoted value may span lines.
         for number, values in enumerate(reader, start=2):
             if len(values) != width:
                 if not any(v.strip() for v in values):
                     continue  # a blank line
                 raise InputError(f"row {number}: {len(values)} values for {width} columns")
-            row = dict(zip(header, values))
             # An empty or blank cell is an absent value; tested cheaply first, as this runs per row.
             if "" in values or not all(map(str.strip, values)):
-                row = {k: v if v.strip() else None for k, v in row.items()}
-            yield number, row
+                values = [v if v.strip() else None for v in values]
+            values.append(None)
+            yield number, pick(values)
     except csv.Error as error:
         raise InputError(f"row {reader.line_num}: not valid CSV ({error})") from None
 
 
-def _json_lines(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
+def _json_lines(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple[int, tuple]]:
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
@@ -105,7 +99,7 @@ def _json_lines(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple
                 raise InputError(f"row {number}: unknown key {key!r} (keys: {', '.join(fields)})")
             if isinstance(value, (dict, list)):
                 raise InputError(f"row {number}: {key}: must be a string or a number")
-        yield number, {k: _text(v) for k, v in obj.items()}
+        yield number, tuple(_text(obj.get(f)) for f in fields)
 
 
 def _text(value) -> str | None:
@@ -123,41 +117,51 @@ def _no_constant(name: str):
 
 def import_contracts(store: Store, lines: Iterable[str]) -> int:
     with store.writing():
-        added = _numbered(rows(lines, CONTRACT_FIELDS),
-                          lambda row: book._add_line(store, **{f: row.get(f) for f in CONTRACT_FIELDS}))
-        return sum(1 for _ in added)
+        # CONTRACT_FIELDS is the order of _add_line's parameters.
+        return sum(1 for _ in _numbered(rows(lines, CONTRACT_FIELDS), lambda row: book._add_line(store, *row)))
 
 
 def import_schedules(store: Store, lines: Iterable[str]) -> int:
     with store.writing():
-        resolve = _line_resolver(store)
+        line_of = _Lines(store)
 
-        def add(row: dict):
+        def add(row: tuple):
+            _, _, _, frequency, rrule, start, end, dates, milestone, when, amount, percent, ready = row
             return book._add_schedule(
-                store, resolve(row), frequency=row.get("frequency"), rrule=row.get("rrule"),
-                dates=row.get("dates"), start=row.get("start"), end=row.get("end"),
-                milestone=row.get("milestone"), milestone_date=row.get("date"),
-                amount=row.get("amount"), percent=row.get("percent"),
-                ready=parse_bool(row.get("ready"), "ready"),
+                store, line_of(row), frequency=frequency, rrule=rrule, dates=dates, start=start, end=end,
+                milestone=milestone, milestone_date=when, amount=amount, percent=percent,
+                ready=parse_bool(ready, "ready"),
             )
 
-        return sum(1 for _ in _numbered(rows(lines, SCHEDULE_FIELDS), add))
+        count = 0
+        for batch in _batches(rows(lines, SCHEDULE_FIELDS)):
+            line_of.fetch(batch)
+            count += sum(1 for _ in _numbered(batch, add))
+        return count
 
 
 def import_transactions(store: Store, lines: Iterable[str]) -> int:
     with store.writing():
-        resolve = _line_resolver(store)
-        checked = _numbered(rows(lines, TRANSACTION_FIELDS), lambda row: book.transaction_row(
-            resolve(row), row.get("date"), row.get("amount"), row.get("type"), row.get("quantity"),
-            row.get("description")))
+        line_of = _Lines(store)
+
+        def check(row: tuple) -> tuple:
+            return book.transaction_row(line_of(row), *row[3:])
+
         count = 0
-        while batch := list(islice(checked, BATCH)):
-            store.add_transactions(batch)
+        for batch in _batches(rows(lines, TRANSACTION_FIELDS)):
+            line_of.fetch(batch)
+            store.add_transactions(list(_numbered(batch, check)))
             count += len(batch)
         return count
 
 
-def _numbered(numbered_rows: Iterable[tuple[int, dict]], apply: Callable[[dict], object]) -> Iterator:
+def _batches(numbered_rows: Iterable[tuple[int, tuple]]) -> Iterator[list[tuple[int, tuple]]]:
+    numbered_rows = iter(numbered_rows)
+    while batch := list(islice(numbered_rows, BATCH)):
+        yield batch
+
+
+def _numbered(numbered_rows: Iterable[tuple[int, tuple]], apply: Callable[[tuple], object]) -> Iterator:
     """apply() to each row; an error names its row number, keeping its kind and exit code."""
     number = 0
     try:
@@ -169,22 +173,52 @@ def _numbered(numbered_rows: Iterable[tuple[int, dict]], apply: Callable[[dict],
         raise
 
 
-def _line_resolver(store: Store) -> Callable[[dict], Line]:
-    """A row's contract line, by `line_id` or by `contract` and `line`. Recent lines are
-    kept (a file is usually grouped by line), but not all: memory must not grow with the file."""
+class _Lines:
+    """A row's contract line, by `line_id` or by `contract` and `line` (a row's first three
+    values). The lines a batch of rows names are fetched in two queries before the batch is
+    checked; only that batch's lines are kept, so memory does not grow with the file."""
 
-    @lru_cache(maxsize=4096)
-    def lookup(line_id: str | None, contract: str | None, name: str | None) -> Line:
+    def __init__(self, store: Store):
+        self.store = store
+        self.by_id: dict[int, Line] = {}
+        self.by_name: dict[tuple[str, str], Line] = {}
+        self.known: dict[tuple, Line] = {}
+
+    def fetch(self, batch: list[tuple[int, tuple]]) -> None:
+        ids, names = set(), set()
+        for line_id, contract, name in {row[:3] for _, row in batch}:
+            if line_id is not None:
+                line_id = line_id.strip()
+                if line_id.isascii() and line_id.isdigit() and len(line_id) <= 18:
+                    ids.add(int(line_id))
+            elif contract is not None and name is not None:
+                names.add((contract.strip(), name.strip()))
+        # A value skipped here as malformed, or not found, is looked at again in _resolve,
+        # which names the error as the single-row commands do.
+        self.by_id = self.store.lines_by_ids(ids) if ids else {}
+        self.by_name = self.store.lines_by_names(names) if names else {}
+        self.known = {}
+
+    def __call__(self, row: tuple) -> Line:
+        key = row[:3]
+        found = self.known.get(key)
+        if found is None:
+            found = self.known[key] = self._resolve(*key)
+        return found
+
+    def _resolve(self, line_id: str | None, contract: str | None, name: str | None) -> Line:
+        if line_id is None and contract is not None and name is not None:
+            # Found by its stripped names, they are a stored line's: valid, no need to check them.
+            found = self.by_name.get((contract.strip(), name.strip()))
+            if found is not None:
+                return found
         if line_id is None:
-            return store.line_by_name(parse_text(contract, "contract"), parse_text(name, "line"))
-        found = store.line(parse_id(line_id, "line_id"))
+            contract, name = parse_text(contract, "contract"), parse_text(name, "line")
+            return self.by_name.get((contract, name)) or self.store.line_by_name(contract, name)
+        line_id = parse_id(line_id, "line_id")
+        found = self.by_id.get(line_id) or self.store.line(line_id)
         if (contract is not None and contract.strip() != found.contract) or \
                 (name is not None and name.strip() != found.name):
             raise InputError(f"line_id: line {found.id} is {found.contract} / {found.name}, "
                              "not the contract and line the row names")
         return found
-
-    def resolve(row: dict) -> Line:
-        return lookup(row.get("line_id"), row.get("contract"), row.get("line"))
-
-    return resolve

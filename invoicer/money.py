@@ -57,7 +57,7 @@ def parse_minor(text, currency: str, field: str = "amount") -> int:
         raise InputError(f"{field}: {raw} has more decimals than {currency} allows ({digits})")
     if len(whole) > 20:
         raise InputError(f"{field}: {raw} is too large (at most {format_minor(MAX_MINOR_UNITS, currency)})")
-    minor = int(whole) * 10**digits + (int(fraction.ljust(digits, "0")) if fraction else 0)
+    minor = int(whole + fraction.ljust(digits, "0"))
     if minor == 0:
         raise InputError(f"{field}: the amount must be greater than zero")
     if minor > MAX_MINOR_UNITS:

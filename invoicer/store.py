@@ -3,11 +3,11 @@ command runs in, and the reads and writes of the book, the batch job and the inv
 
 Money is stored as integer minor units, dates as ISO text, moments as UTC ISO text."""
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from itertools import groupby
@@ -400,29 +400,44 @@ class Store:
         if changes:
             self.db["contract_lines"].update(line_id, changes)
 
-    _LINE = """
-        SELECT l.*, c.name AS contract, c.customer, c.currency
-          FROM contract_lines l JOIN contracts c ON c.id = l.contract_id
-    """
+    # The fields of a Line, in its order: rows are made Lines positionally, as imports fetch
+    # many at a time.
+    _LINE_FIELDS = "l.id, c.name, c.customer, c.currency, l.name, l.billing_method, l.amount, l.not_to_exceed, l.project"
+    _LINE = f"SELECT {_LINE_FIELDS} FROM contract_lines l JOIN contracts c ON c.id = l.contract_id"
 
     def line(self, line_id: int) -> Line:
-        row = self._one(self._LINE + " WHERE l.id = ?", [line_id])
+        row = self.conn.execute(self._LINE + " WHERE l.id = ?", [line_id]).fetchone()
         if row is None:
             raise NotFound(f"line_id: no contract line with id {line_id} (see `invoicer contract list`)")
         return _line(row)
 
     def line_by_name(self, contract: str, name: str) -> Line:
-        row = self._one(self._LINE + " WHERE c.name = ? AND l.name = ?", [contract, name])
+        row = self.conn.execute(self._LINE + " WHERE c.name = ? AND l.name = ?", [contract, name]).fetchone()
         if row is None:
             raise NotFound(f"line: contract {contract!r} has no line named {name!r}")
         return _line(row)
+
+    def lines_by_names(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Line]:
+        """Many lines in one query, by (contract, line name); those that do not exist are left out."""
+        rows = self.conn.execute(
+            f"""SELECT {self._LINE_FIELDS}
+                  FROM json_each(?) k CROSS JOIN contracts c CROSS JOIN contract_lines l
+                 WHERE c.name = k.value ->> 0 AND l.contract_id = c.id AND l.name = k.value ->> 1""",
+            [json.dumps(list(keys))])
+        return {(line.contract, line.name): line for line in map(_line, rows)}
+
+    def lines_by_ids(self, ids: Iterable[int]) -> dict[int, Line]:
+        """Many lines in one query, by id; those that do not exist are left out."""
+        rows = self.conn.execute(self._LINE + " WHERE l.id IN (SELECT value FROM json_each(?))",
+                                 [json.dumps(list(ids))])
+        return {line.id: line for line in map(_line, rows)}
 
     def line_exists(self, contract_id: int, name: str) -> bool:
         return bool(self._one("SELECT 1 FROM contract_lines WHERE contract_id = ? AND name = ?", [contract_id, name]))
 
     def lines(self, contract: str | None = None) -> list[Line]:
         where, params = ("WHERE c.name = ?", [contract]) if contract else ("", [])
-        return [_line(row) for row in self._rows(self._LINE + f" {where} ORDER BY c.name, l.id", params)]
+        return [_line(row) for row in self.conn.execute(self._LINE + f" {where} ORDER BY c.name, l.id", params)]
 
     def unbilled_minor(self, line_id: int, through: date | None) -> tuple[int, int, int, int]:
         """(count, sum) of a line's unbilled transactions, and of those dated up to `through`."""
@@ -538,8 +553,13 @@ class Store:
         """Insert one (line_id, date, amount, type, quantity, description) row."""
         return self.conn.execute(self._INSERT_TRANSACTION, row).lastrowid
 
-    def add_transactions(self, rows: Iterable[tuple]) -> None:
-        self.conn.executemany(self._INSERT_TRANSACTION, rows)
+    def add_transactions(self, rows: list[tuple]) -> None:
+        """Insert many rows, in order. They go in as one JSON document: a fifth faster than
+        binding each row's parameters, felt on imports of a million rows."""
+        self.conn.execute(
+            """INSERT INTO transactions (line_id, date, amount, type, quantity, description)
+               SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
+                 FROM json_each(?) ORDER BY key""", [json.dumps(rows)])
 
     _TRANSACTION = """
         SELECT t.*, i.number AS invoice FROM transactions t
@@ -621,7 +641,7 @@ class Store:
         """What an invoice line billed: the live items, or for a cancelled invoice the copy
         kept when it was cancelled (its items may have been billed again, or deleted). The
         line carries the name it had when invoiced: an invoice never changes."""
-        line = replace(self.line(line_id), name=name)
+        line = self.line(line_id)._replace(name=name)
         milestones = line.billing_method == FIXED_PRICE
         if status == "cancelled":
             sql = """SELECT item_id AS id, date, amount, type, quantity, description, name, percent,
@@ -969,15 +989,12 @@ def _instance(row: dict) -> Instance:
                     last_end=clock.from_stamp(row["last_end"]))
 
 
-def _line(row: dict) -> Line:
-    currency = row["currency"]
-    return Line(
-        id=row["id"], contract=row["contract"], customer=row["customer"], currency=currency,
-        name=row["name"], billing_method=row["billing_method"],
-        amount=None if row["amount"] is None else from_minor(row["amount"], currency),
-        not_to_exceed=None if row["not_to_exceed"] is None else from_minor(row["not_to_exceed"], currency),
-        project=row["project"],
-    )
+def _line(row: tuple) -> Line:
+    """A Line from a row of Store._LINE."""
+    line_id, contract, customer, currency, name, billing_method, amount, not_to_exceed, project = row
+    return Line(line_id, contract, customer, currency, name, billing_method,
+                None if amount is None else from_minor(amount, currency),
+                None if not_to_exceed is None else from_minor(not_to_exceed, currency), project)
 
 
 def _milestone(row: dict, line: Line) -> Milestone:

@@ -4,6 +4,7 @@ Each failure names its field and is exit 1."""
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from invoicer.errors import InputError
 
@@ -15,6 +16,7 @@ def parse_date(text, field: str = "date") -> date:
     return date.fromisoformat(iso_date(text, field))
 
 
+@lru_cache(maxsize=1024)  # imports check a million rows that share a few hundred dates
 def iso_date(text, field: str = "date") -> str:
     """A date's canonical text, YYYY-MM-DD, checked: what the store keeps."""
     raw = text.strip() if isinstance(text, str) else ("" if text is None else str(text).strip())

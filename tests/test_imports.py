@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from invoicer import imports
+
 FP, TM = "fixed-price", "time-and-material"
 CONTRACT_COLUMNS = ["contract", "name", "customer", "billing_method", "amount", "not_to_exceed", "project", "currency"]
 
@@ -493,3 +495,44 @@ def test_a_row_whose_line_id_and_contract_line_disagree_is_refused(inv):
 def test_a_json_array_file_is_refused_with_a_hint(inv):
     result = inv("transaction", "import", "-", "--json", input='[{"line_id": 1}]\n')
     assert result.exit_code == 1 and "JSON Lines" in result.error["message"]
+
+
+# batches: rows are checked and written a batch at a time; the result must not show it -----
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 5000])
+def test_transaction_import_in_batches_gives_each_row_its_line_in_file_order(inv, monkeypatch, batch):
+    monkeypatch.setattr(imports, "BATCH", batch)
+    design = inv.line("C-100", "Design")
+    build = inv.line("C-100", "Build")
+    support = inv.line("C-200", "Support", TM, "Northwind")
+    rows = [
+        {"line_id": design, "date": "2026-11-01", "amount": "1"},
+        {"contract": "C-100", "line": "Build", "date": "2026-11-02", "amount": "2"},
+        {"contract": " C-200 ", "line": " Support ", "date": "2026-11-03", "amount": "3"},
+        {"line_id": support, "contract": "C-200", "line": "Support", "date": "2026-11-04", "amount": "4"},
+        {"contract": "C-100", "line": "Design", "date": "2026-11-05", "amount": "5"},
+        {"line_id": f" {build} ", "date": "2026-11-06", "amount": "6"},
+        {"contract": "C-100", "line": "Design", "date": "2026-11-07", "amount": "7"},
+    ]
+    assert imports_ok(inv, "transaction", as_csv(TRANSACTION_COLUMNS, rows)) == {"imported": 7}
+    got = sorted((t["id"], t["line_id"], t["amount"]) for t in transactions(inv))
+    assert [(line, amount) for _, line, amount in got] == [
+        (design, "1.00"), (build, "2.00"), (support, "3.00"), (support, "4.00"), (design, "5.00"),
+        (build, "6.00"), (design, "7.00")]
+
+
+@pytest.mark.parametrize("batch", [1, 2, 5000])
+@pytest.mark.parametrize("bad,field", [
+    ({"line_id": "999"}, "999"),
+    ({"contract": "C-100", "line": "Nope"}, "Nope"),
+    ({"contract": "C-999", "line": "Design"}, "C-999"),
+    ({"line_id": "1", "contract": "C-100", "line": "Build"}, "line_id"),
+    ({"contract": "C-100\x01", "line": "Design"}, "contract"),
+])
+def test_transaction_import_in_batches_names_the_row_whose_line_is_wrong(inv, monkeypatch, batch, bad, field):
+    monkeypatch.setattr(imports, "BATCH", batch)
+    inv.line("C-100", "Design")
+    inv.line("C-100", "Build")
+    good = {"contract": "C-100", "line": "Design", "date": "2026-11-01", "amount": "1"}
+    rows = [good, good, good, dict(bad, date="2026-11-02", amount="2"), good]
+    refused_import(inv, "transaction", as_jsonl(rows), row=4, field=field)
