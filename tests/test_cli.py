@@ -1,5 +1,6 @@
 """What every command shares: help with an example, shell completion, plain text when piped."""
 
+import json
 import os
 import subprocess
 import sys
@@ -41,3 +42,27 @@ def test_piped_output_is_plain_text_without_colour_codes(tmp_path):
     subprocess.run([exe, "--db", db, "job", "create", "A create invoices"], check=True, capture_output=True, env=env)
     shown = subprocess.run([exe, "--db", db, "job", "list"], capture_output=True, text=True, env=env)
     assert shown.returncode == 0 and "A create invoices" in shown.stdout and "\x1b[" not in shown.stdout
+
+
+def test_a_command_imports_only_what_it_needs(tmp_path):
+    """`job list` loads neither pydantic (Typer's coercion, replaced for text and flags) nor
+    the modules of the other commands: a small command costs little beyond its libraries."""
+    db = str(tmp_path / "book.db")
+    probe = ("import json, sys\nfrom invoicer.cli.app import app\n"
+             "try:\n    app(['--db', sys.argv[1], 'job', 'list', '--json'])\nexcept SystemExit:\n    pass\n"
+             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'dateutil', 'invoicer'))))")
+    done = subprocess.run([sys.executable, "-c", probe, db], capture_output=True, text=True, check=True)
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "invoicer.cli.job" in loaded
+    unneeded = {"pydantic", "invoicer.cli.contract", "invoicer.cli.transaction", "invoicer.book",
+                "invoicer.imports", "invoicer.explain", "invoicer.invoices", "dateutil.rrule"}
+    assert unneeded.isdisjoint(loaded), unneeded & set(loaded)
+
+
+def test_text_options_reach_the_command_as_given(inv):
+    """Text options skip Typer's coercion: values with spaces, unicode, leading dashes via
+    =, or that look like numbers arrive unchanged."""
+    line = inv.line("C-1", "Design")
+    added = inv.ok("transaction", "add", line, "--date", "2026-11-01", "--amount", "007.50",
+                   "--description=  -- 出張 0x10 ")
+    assert added["amount"] == "7.50" and added["description"] == "-- 出張 0x10"

@@ -1,23 +1,69 @@
 """The `invoicer` command: assembles the command groups, and is the one place where
 failures become a line on stderr and an exit code."""
 
+import importlib
 import sys
+from collections.abc import Iterator, Mapping
 from typing import Annotated
 
 import typer
 from typer._click import exceptions as click  # Typer 0.29 vendors click: its exceptions live here
 from typer.exceptions import Abort
-from typer.core import TyperGroup
 
-from invoicer.cli import contract, doctor, explain, invoice, job, run, schedule, transaction
+from invoicer.cli.common import Command, Group
 from invoicer.errors import InvoicerError
 from invoicer.render import error
 
 USAGE_EXIT = 2
 
+# Where each command is, in the order --help lists them: a module is imported when its
+# command runs, so a command costs its own imports, not every other command's.
+COMMANDS = {
+    "job": "invoicer.cli.job:app",
+    "contract": "invoicer.cli.contract:app",
+    "schedule": "invoicer.cli.schedule:app",
+    "transaction": "invoicer.cli.transaction:app",
+    "invoice": "invoicer.cli.invoice:app",
+    "run": "invoicer.cli.run:runs",
+    "run-once": "invoicer.cli.run:run_once",
+    "doctor": "invoicer.cli.doctor:doctor",
+    "explain": "invoicer.cli.explain:explain",
+}
 
-class InvoicerGroup(TyperGroup):
+
+class _Commands(Mapping):
+    """The root's commands by name, each built from its module on first use."""
+
+    def __init__(self) -> None:
+        self.built: dict[str, typer.core.TyperCommand] = {}
+
+    def __getitem__(self, name: str):
+        if name not in self.built:
+            module, _, attribute = COMMANDS[name].partition(":")
+            target = getattr(importlib.import_module(module), attribute)
+            if isinstance(target, typer.Typer):
+                command = typer.main.get_group(target)
+            else:
+                alone = typer.Typer(rich_markup_mode=None)
+                alone.command(name, cls=Command)(target)
+                command = typer.main.get_command(alone)
+            command.name = name
+            self.built[name] = command
+        return self.built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
+
+class InvoicerGroup(Group):
     """Runs the command, and turns what went wrong into one line (or one JSON error)."""
+
+    def __init__(self, **settings) -> None:
+        super().__init__(**settings)
+        self.commands = _Commands()
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = list(sys.argv[1:] if args is None else args)
@@ -64,17 +110,6 @@ def root(
                                            help="The database file (default: $INVOICER_DB, else ./invoicer.db).")] = None,
 ) -> None:
     """Recurring invoice creation for project contracts, over one SQLite file."""
-
-
-app.add_typer(job.app, name="job")
-app.add_typer(contract.app, name="contract")
-app.add_typer(schedule.app, name="schedule")
-app.add_typer(transaction.app, name="transaction")
-app.add_typer(invoice.app, name="invoice")
-app.add_typer(run.runs, name="run")
-app.command("run-once")(run.run_once)
-app.command("doctor")(doctor.doctor)
-app.command("explain")(explain.explain)
 
 
 def main() -> None:
