@@ -141,17 +141,24 @@ def import_schedules(store: Store, lines: Iterable[str]) -> int:
 
 
 def import_transactions(store: Store, lines: Iterable[str]) -> int:
-    with store.writing():
-        line_of = _Lines(store)
+    with store.writing(), store.behind() as behind:
+        line_of = _Lines(store, settle=behind.settle)
 
         def check(row: tuple) -> tuple:
             return book.transaction_row(line_of(row), *row[3:])
 
         count = 0
+        checked: list[tuple] = []
         for batch in _batches(rows(lines, TRANSACTION_FIELDS)):
+            behind.settle()
             line_of.fetch(batch)
-            store.add_transactions(list(_numbered(batch, check)))
+            # The batch before is inserted while this one is checked.
+            if checked:
+                behind.add_transactions(checked)
+            checked = list(_numbered(batch, check))
             count += len(batch)
+        if checked:
+            behind.add_transactions(checked)
         return count
 
 
@@ -178,8 +185,9 @@ class _Lines:
     values). The lines a batch of rows names are fetched in two queries before the batch is
     checked; only that batch's lines are kept, so memory does not grow with the file."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, settle: Callable[[], None] = lambda: None):
         self.store = store
+        self.settle = settle  # called before any query: an insert may be under way
         self.by_id: dict[int, Line] = {}
         self.by_name: dict[tuple[str, str], Line] = {}
         self.known: dict[tuple, Line] = {}
@@ -214,9 +222,16 @@ class _Lines:
                 return found
         if line_id is None:
             contract, name = parse_text(contract, "contract"), parse_text(name, "line")
-            return self.by_name.get((contract, name)) or self.store.line_by_name(contract, name)
+            found = self.by_name.get((contract, name))
+            if found is None:
+                self.settle()
+                found = self.store.line_by_name(contract, name)
+            return found
         line_id = parse_id(line_id, "line_id")
-        found = self.by_id.get(line_id) or self.store.line(line_id)
+        found = self.by_id.get(line_id)
+        if found is None:
+            self.settle()
+            found = self.store.line(line_id)
         if (contract is not None and contract.strip() != found.contract) or \
                 (name is not None and name.strip() != found.name):
             raise InputError(f"line_id: line {found.id} is {found.contract} / {found.name}, "

@@ -6,6 +6,7 @@ Money is stored as integer minor units, dates as ISO text, moments as UTC ISO te
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -221,6 +222,19 @@ class Store:
                 self._rollback()
             else:
                 self.conn.execute("COMMIT")
+
+    @contextmanager
+    def behind(self) -> Iterator["Behind"]:
+        """Inserts run on a worker thread, in this transaction: SQLite works through one
+        batch (Python's lock released) while the caller checks the next. Leaving the block
+        waits for the last one; its error, if any, is raised then."""
+        behind = Behind(self)
+        try:
+            yield behind
+            behind.settle()
+        finally:
+            # On an error, the insert under way still ends before the transaction is rolled back.
+            behind.wait()
 
     def _rollback(self) -> None:
         # SQLite may have rolled back already (a full disk, say): then the original error,
@@ -952,6 +966,38 @@ class Store:
         return next(self._rows(sql, params), None)
 
 
+class Behind:
+    """One insert at a time on a worker thread (see Store.behind). Whoever uses the
+    connection next calls settle() first: it waits for the insert, and raises its error."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def add_transactions(self, rows: list[tuple]) -> None:
+        self.settle()
+        self.thread = threading.Thread(target=self._insert, args=(rows,), name="invoicer-insert")
+        self.thread.start()
+
+    def _insert(self, rows: list[tuple]) -> None:
+        try:
+            self.store.add_transactions(rows)
+        except BaseException as error:  # raised in the caller's thread, by settle()
+            self.error = error
+
+    def wait(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+
+    def settle(self) -> None:
+        self.wait()
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+
 def _connect(path: str, timeout: float) -> sqlite3.Connection:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -961,7 +1007,9 @@ def _connect(path: str, timeout: float) -> sqlite3.Connection:
     if not os.path.exists(path) and not os.access(folder, os.W_OK):
         raise DatabaseFileError(f"cannot create {path}: the directory {folder} is not writable")
     try:
-        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+        # Not bound to its thread: bulk imports insert a batch on a worker thread while the
+        # next is checked (Store.behind); the connection is never used by two at once.
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = FULL")
     except sqlite3.DatabaseError as error:

@@ -6,11 +6,14 @@ import csv
 import io
 import json
 import re
+import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
 from invoicer import imports
+from invoicer.store import Store
 
 FP, TM = "fixed-price", "time-and-material"
 CONTRACT_COLUMNS = ["contract", "name", "customer", "billing_method", "amount", "not_to_exceed", "project", "currency"]
@@ -536,3 +539,27 @@ def test_transaction_import_in_batches_names_the_row_whose_line_is_wrong(inv, mo
     good = {"contract": "C-100", "line": "Design", "date": "2026-11-01", "amount": "1"}
     rows = [good, good, good, dict(bad, date="2026-11-02", amount="2"), good]
     refused_import(inv, "transaction", as_jsonl(rows), row=4, field=field)
+
+
+def test_transaction_import_a_batch_insert_failing_on_its_thread_is_one_line_and_writes_nothing(
+        inv, monkeypatch):
+    """Each batch is inserted on a worker thread while the next is checked: a failure there
+    (a full disk, say) reaches the user as the same one line, and nothing is written."""
+    monkeypatch.setattr(imports, "BATCH", 2)
+    line = inv.line("C-100", "Design")
+    calls = []
+    insert = Store.add_transactions
+
+    def failing(store, rows):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        insert(store, rows)
+
+    monkeypatch.setattr(Store, "add_transactions", failing)
+    rows = [{"line_id": line, "date": "2026-11-01", "amount": str(n)} for n in range(1, 8)]
+    result = run_import(inv, "transaction", as_csv(TRANSACTION_COLUMNS, rows), "file", "--json")
+    assert result.exit_code == 1 and "disk is full" in result.error["message"], result
+    assert calls[:2] == ["invoicer-insert", "invoicer-insert"]
+    monkeypatch.setattr(Store, "add_transactions", insert)
+    assert transactions(inv) == []
