@@ -3,7 +3,9 @@ with the rules that keep them billable. Each public function is one command's wo
 one transaction; the `_` functions do one row inside an open transaction, so that bulk
 imports apply exactly the same rules."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
 from decimal import Decimal, localcontext
 
@@ -14,6 +16,7 @@ from invoicer.model import (
     FIXED_PRICE,
     TIME_AND_MATERIAL,
     TRANSACTION_TYPES,
+    DateSchedule,
     Line,
     Milestone,
     RunDate,
@@ -40,38 +43,80 @@ UPCOMING_SHOWN = 3
 def add_line(store: Store, contract: str, name: str, customer: str, billing_method: str,
              amount=None, not_to_exceed=None, project=None, currency=None) -> Line:
     with store.writing():
-        return store.line(
-            _add_line(store, contract, name, customer, billing_method, amount, not_to_exceed, project, currency))
+        lines = NewLines(store)
+        row = (contract, name, customer, billing_method, amount, not_to_exceed, project, currency)
+        lines.fetch([row])
+        key = lines.check(row)
+        store.add_lines(*lines.take())
+        return store.line_by_name(*key)
 
 
-def _add_line(store: Store, contract, name, customer, billing_method, amount=None, not_to_exceed=None,
-              project=None, currency=None) -> int:
-    contract = parse_text(contract, "contract")
-    name = parse_text(name, "name")
-    customer = parse_text(customer, "customer")
-    method = choice(billing_method, BILLING_METHODS, "billing_method")
-    project = parse_text(project, "project", required=False)
-    code = parse_currency(currency) if currency is not None else None
-    existing = store.contract(contract)
-    if existing:
-        if existing["customer"] != customer:
-            raise InvoicerError(f"customer: contract {contract!r} is for {existing['customer']!r}, "
-                                f"not {customer!r} (a contract has one customer)")
-        if code and code != existing["currency"]:
-            raise InvoicerError(f"currency: contract {contract!r} is in {existing['currency']}, "
-                                f"not {code} (a contract has one currency)")
-        code = existing["currency"]
-        if store.line_exists(existing["id"], name):
-            raise InvoicerError(f"name: contract {contract!r} already has a line named {name!r}")
-    code = code or "USD"
-    value = _optional_amount(amount, code, "amount")
-    cap = _optional_amount(not_to_exceed, code, "not_to_exceed")
-    if method == FIXED_PRICE and value is None:
-        raise InputError("amount: a fixed-price line needs --amount, the contract line's value")
-    if method == FIXED_PRICE and cap is not None:
-        raise InputError("not_to_exceed: a not-to-exceed limit is for time-and-material lines only")
-    contract_id = existing["id"] if existing else store.add_contract(contract, customer, code)
-    return store.add_line(contract_id, name, method, value, cap, project)
+class NewLines:
+    """Contract lines to add, checked by the rules of `contract add-line` a batch at a time,
+    as imports need: the contracts and lines a batch names are read in two queries, each row
+    is checked against them and the rows before it, and the batch is written in two
+    statements. A row is (contract, name, customer, billing_method, amount, not_to_exceed,
+    project, currency), as `contract import` reads it."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.contracts: dict[str, dict] = {}
+        self.taken: set[tuple[str, str]] = set()
+        self.new_contracts: list[tuple] = []
+        self.new_lines: list[tuple] = []
+
+    def fetch(self, rows: list[tuple]) -> None:
+        """Read the contracts the rows name, and those of their lines that exist. The rows
+        checked since the last take() count as the book's: they may not be written yet."""
+        names = {(row[0].strip(), (row[1] or "").strip()) for row in rows if row[0] is not None}
+        contracts = self.store.contracts_by_name({contract for contract, _ in names})
+        known = [key for key in names if key[0] in contracts]
+        taken = set(self.store.lines_by_names(known)) if known else set()
+        for contract, customer, code in self.new_contracts:
+            contracts[contract] = {"customer": customer, "currency": code}
+        taken.update((contract, name) for contract, name, *_ in self.new_lines)
+        self.contracts, self.taken = contracts, taken
+
+    def check(self, row: tuple) -> tuple[str, str]:
+        """Check one row, the rows before it taken into account; (contract, name) of its line."""
+        contract, name, customer, billing_method, amount, not_to_exceed, project, currency = row
+        contract = parse_text(contract, "contract")
+        name = parse_text(name, "name")
+        customer = parse_text(customer, "customer")
+        method = choice(billing_method, BILLING_METHODS, "billing_method")
+        project = parse_text(project, "project", required=False)
+        code = parse_currency(currency) if currency is not None else None
+        existing = self.contracts.get(contract)
+        if existing:
+            if existing["customer"] != customer:
+                raise InvoicerError(f"customer: contract {contract!r} is for {existing['customer']!r}, "
+                                    f"not {customer!r} (a contract has one customer)")
+            if code and code != existing["currency"]:
+                raise InvoicerError(f"currency: contract {contract!r} is in {existing['currency']}, "
+                                    f"not {code} (a contract has one currency)")
+            code = existing["currency"]
+            if (contract, name) in self.taken:
+                raise InvoicerError(f"name: contract {contract!r} already has a line named {name!r}")
+        code = code or "USD"
+        value = _optional_amount(amount, code, "amount")
+        cap = _optional_amount(not_to_exceed, code, "not_to_exceed")
+        if method == FIXED_PRICE and value is None:
+            raise InputError("amount: a fixed-price line needs --amount, the contract line's value")
+        if method == FIXED_PRICE and cap is not None:
+            raise InputError("not_to_exceed: a not-to-exceed limit is for time-and-material lines only")
+        if not existing:
+            self.contracts[contract] = {"customer": customer, "currency": code}
+            self.new_contracts.append((contract, customer, code))
+        self.taken.add((contract, name))
+        self.new_lines.append((contract, name, method, value, cap, project))
+        return contract, name
+
+    def take(self) -> tuple[list[tuple], list[tuple]] | None:
+        """The new contracts and lines of the rows checked since the last take(), for
+        Store.add_lines; None if there are none."""
+        taken = (self.new_contracts, self.new_lines) if self.new_lines else None
+        self.new_contracts, self.new_lines = [], []
+        return taken
 
 
 def set_line(store: Store, line_id: int, name=None, amount=None, not_to_exceed=None,
@@ -156,16 +201,7 @@ def _add_schedule(store: Store, line: Line, frequency=None, rrule=None, dates=No
     if not date_based:
         raise InputError("schedule: give --frequency, --rrule or --dates for a date-based schedule, "
                          "or --milestone NAME --date DATE --amount|--percent")
-    if line.billing_method != TIME_AND_MATERIAL:
-        raise InvoicerError(f"line {line.id} is fixed-price: it needs milestones "
-                            "(--milestone NAME --date DATE --amount|--percent), not a date-based schedule")
-    schedule = schedules.make_schedule(
-        frequency=None if frequency is None else frequency.strip().lower(),
-        rrule=rrule,
-        dates=_parse_dates(dates) if dates else None,
-        start=parse_optional_date(start, "start"),
-        end=parse_optional_date(end, "end"),
-    )
+    schedule = _date_schedule(line, frequency, rrule, dates, start, end)
     existing = store.date_schedule(line.id)
     if existing and not replace:
         raise InvoicerError(f"line {line.id} already has a date-based schedule (id {existing['id']}); "
@@ -174,6 +210,57 @@ def _add_schedule(store: Store, line: Line, frequency=None, rrule=None, dates=No
         store.remove_schedule(existing["id"])
     processed = store.processed_through(line.id)
     return "dates", store.add_date_schedule(line.id, schedule, schedules.next_run_date(schedule, processed))
+
+
+def _date_schedule(line: Line, frequency, rrule, dates, start, end) -> DateSchedule:
+    if line.billing_method != TIME_AND_MATERIAL:
+        raise InvoicerError(f"line {line.id} is fixed-price: it needs milestones "
+                            "(--milestone NAME --date DATE --amount|--percent), not a date-based schedule")
+    return _parsed_schedule(frequency, rrule, dates, start, end)
+
+
+@lru_cache(maxsize=4096)  # an imported book gives its many lines a few schedules
+def _parsed_schedule(frequency, rrule, dates, start, end) -> DateSchedule:
+    return schedules.make_schedule(
+        frequency=None if frequency is None else frequency.strip().lower(),
+        rrule=rrule,
+        dates=_parse_dates(dates) if dates else None,
+        start=parse_optional_date(start, "start"),
+        end=parse_optional_date(end, "end"),
+    )
+
+
+class NewDateSchedules:
+    """Date-based schedules to add by the rules of `schedule add` (no --replace), a batch at
+    a time, as imports need: whether each line has one already, and how far its run dates
+    were processed, are read in one query a batch; each row is checked against that and
+    the rows before it; the batch is written in one statement."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.state: dict[int, tuple[int | None, date | None]] = {}
+        self.given: set[int] = set()  # the lines given a schedule by this file: bounded by the book
+        self.new: list[tuple[int, DateSchedule, date | None]] = []
+
+    def fetch(self, line_ids: Iterable[int]) -> None:
+        self.state = self.store.date_schedule_state(line_ids)
+
+    def check(self, line: Line, frequency=None, rrule=None, dates=None, start=None, end=None) -> None:
+        schedule = _date_schedule(line, frequency, rrule, dates, start, end)
+        if line.id in self.given:
+            raise InvoicerError(f"line {line.id} has a date-based schedule earlier in this file; "
+                                "a line has one")
+        existing, processed = self.state[line.id]
+        if existing is not None:
+            raise InvoicerError(f"line {line.id} already has a date-based schedule (id {existing}); "
+                                "remove it first (`invoicer schedule remove`) or use `schedule add --replace`")
+        self.given.add(line.id)
+        self.new.append((line.id, schedule, schedules.next_run_date(schedule, processed)))
+
+    def take(self) -> list[tuple[int, DateSchedule, date | None]]:
+        """The schedules checked since the last take(), for Store.add_date_schedules."""
+        taken, self.new = self.new, []
+        return taken
 
 
 def _parse_dates(text) -> list[date]:

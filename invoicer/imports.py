@@ -116,27 +116,51 @@ def _no_constant(name: str):
 
 
 def import_contracts(store: Store, lines: Iterable[str]) -> int:
-    with store.writing():
-        # CONTRACT_FIELDS is the order of _add_line's parameters.
-        return sum(1 for _ in _numbered(rows(lines, CONTRACT_FIELDS), lambda row: book._add_line(store, *row)))
+    with store.writing(), store.behind() as behind:
+        new = book.NewLines(store)
+        count = 0
+        for batch in _batches(rows(lines, CONTRACT_FIELDS)):
+            behind.settle()
+            new.fetch([row for _, row in batch])
+            # The batch before is written while this one is checked (fetch counted it in).
+            if written := new.take():
+                behind.run(store.add_lines, *written)
+            count += sum(1 for _ in _numbered(batch, new.check))
+        if written := new.take():
+            behind.run(store.add_lines, *written)
+        return count
 
 
 def import_schedules(store: Store, lines: Iterable[str]) -> int:
-    with store.writing():
-        line_of = _Lines(store)
+    with store.writing(), store.behind() as behind:
+        line_of = _Lines(store, settle=behind.settle)
+        new = book.NewDateSchedules(store)
 
-        def add(row: tuple):
+        def add(row: tuple) -> None:
+            line = line_of(row)
             _, _, _, frequency, rrule, start, end, dates, milestone, when, amount, percent, ready = row
-            return book._add_schedule(
-                store, line_of(row), frequency=frequency, rrule=rrule, dates=dates, start=start, end=end,
-                milestone=milestone, milestone_date=when, amount=amount, percent=percent,
-                ready=parse_bool(ready, "ready"),
-            )
+            ready = parse_bool(ready, "ready")
+            if milestone is None and any(v is not None for v in (frequency, rrule, dates)):
+                return new.check(line, frequency, rrule, dates, start, end)
+            # A milestone (or a row that is neither) reads and writes the book row by row:
+            # what is checked so far is written first, so that ids follow the file.
+            behind.settle()
+            if checked := new.take():
+                store.add_date_schedules(checked)
+            book._add_schedule(store, line, milestone=milestone, milestone_date=when, amount=amount,
+                               percent=percent, ready=ready, frequency=frequency, rrule=rrule, dates=dates)
 
         count = 0
         for batch in _batches(rows(lines, SCHEDULE_FIELDS)):
+            behind.settle()
             line_of.fetch(batch)
+            new.fetch(line_of.line_ids())
+            # The batch before is written while this one is checked (fetch counted it in).
+            if checked := new.take():
+                behind.run(store.add_date_schedules, checked)
             count += sum(1 for _ in _numbered(batch, add))
+        if checked := new.take():
+            behind.run(store.add_date_schedules, checked)
         return count
 
 
@@ -154,11 +178,11 @@ def import_transactions(store: Store, lines: Iterable[str]) -> int:
             line_of.fetch(batch)
             # The batch before is inserted while this one is checked.
             if checked:
-                behind.add_transactions(checked)
+                behind.run(store.add_transactions, checked)
             checked = list(_numbered(batch, check))
             count += len(batch)
         if checked:
-            behind.add_transactions(checked)
+            behind.run(store.add_transactions, checked)
         return count
 
 
@@ -206,6 +230,10 @@ class _Lines:
         self.by_id = self.store.lines_by_ids(ids) if ids else {}
         self.by_name = self.store.lines_by_names(names) if names else {}
         self.known = {}
+
+    def line_ids(self) -> set[int]:
+        """The ids of the lines of the last batch fetched."""
+        return {line.id for line in self.by_id.values()} | {line.id for line in self.by_name.values()}
 
     def __call__(self, row: tuple) -> Line:
         key = row[:3]

@@ -6,8 +6,9 @@ Money is stored as integer minor units, dates as ISO text, moments as UTC ISO te
 import json
 import os
 import sqlite3
+import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -229,12 +230,17 @@ class Store:
         batch (Python's lock released) while the caller checks the next. Leaving the block
         waits for the last one; its error, if any, is raised then."""
         behind = Behind(self)
+        # The worker needs Python's lock back each time SQLite is done; the checking thread
+        # would hold it for up to 5 ms (the default) before handing it over.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(0.0005)
         try:
             yield behind
             behind.settle()
         finally:
             # On an error, the insert under way still ends before the transaction is rolled back.
             behind.wait()
+            sys.setswitchinterval(switch)
 
     def _rollback(self) -> None:
         # SQLite may have rolled back already (a full disk, say): then the original error,
@@ -399,16 +405,27 @@ class Store:
     def contract(self, name: str) -> dict | None:
         return self._one("SELECT * FROM contracts WHERE name = ?", [name])
 
-    def add_contract(self, name: str, customer: str, currency: str) -> int:
-        return self.conn.execute("INSERT INTO contracts (name, customer, currency) VALUES (?, ?, ?)",
-                                 [name, customer, currency]).lastrowid
+    def contracts_by_name(self, names: Iterable[str]) -> dict[str, dict]:
+        """Many contracts in one query, by name; those that do not exist are left out."""
+        rows = self._rows("""SELECT c.* FROM json_each(?) k CROSS JOIN contracts c WHERE c.name = k.value""",
+                          [json.dumps(list(names))])
+        return {row["name"]: row for row in rows}
 
-    def add_line(self, contract_id: int, name: str, billing_method: str, amount: int | None,
-                 not_to_exceed: int | None, project: str | None) -> int:
-        return self.conn.execute(
+    def add_lines(self, contracts: list[tuple], lines: list[tuple]) -> None:
+        """Insert new contracts (name, customer, currency), then contract lines (contract
+        name, name, billing method, amount, not to exceed, project), each in order, in one
+        statement each: imports write a batch of thousands at a time."""
+        if contracts:
+            self.conn.execute(
+                """INSERT INTO contracts (name, customer, currency)
+                   SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) ORDER BY key""",
+                [json.dumps(contracts)])
+        self.conn.execute(
             """INSERT INTO contract_lines (contract_id, name, billing_method, amount, not_to_exceed, project)
-               VALUES (?, ?, ?, ?, ?, ?)""",
-            [contract_id, name, billing_method, amount, not_to_exceed, project]).lastrowid
+               SELECT c.id, k.value ->> 1, k.value ->> 2, k.value ->> 3, k.value ->> 4, k.value ->> 5
+                 FROM json_each(?) k CROSS JOIN contracts c
+                WHERE c.name = k.value ->> 0 ORDER BY k.key""",
+            [json.dumps(lines)])
 
     def update_line(self, line_id: int, changes: dict) -> None:
         if changes:
@@ -487,10 +504,27 @@ class Store:
     def add_date_schedule(self, line_id: int, schedule: DateSchedule, next_run_date: date | None) -> int:
         return self.conn.execute(
             """INSERT INTO schedules (line_id, kind, frequency, rrule, dates, start, "end", next_run_date)
-               VALUES (?, 'dates', ?, ?, ?, ?, ?, ?)""",
-            [line_id, schedule.frequency, schedule.rrule,
-             ",".join(d.isoformat() for d in schedule.dates) or None,
-             _iso(schedule.start), _iso(schedule.end), _iso(next_run_date)]).lastrowid
+               VALUES (?, 'dates', ?, ?, ?, ?, ?, ?)""", _date_schedule_values(line_id, schedule, next_run_date)
+        ).lastrowid
+
+    def add_date_schedules(self, rows: list[tuple[int, DateSchedule, date | None]]) -> None:
+        """Insert many (line id, schedule, next run date), in order, in one statement."""
+        self.conn.execute(
+            """INSERT INTO schedules (line_id, kind, frequency, rrule, dates, start, "end", next_run_date)
+               SELECT value ->> 0, 'dates', value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+                      value ->> 6
+                 FROM json_each(?) ORDER BY key""",
+            [json.dumps([_date_schedule_values(*row) for row in rows])])
+
+    def date_schedule_state(self, line_ids: Iterable[int]) -> dict[int, tuple[int | None, date | None]]:
+        """For many lines in one query: (the id of its date-based schedule or None, the
+        latest run date processed for it or None)."""
+        rows = self.conn.execute(
+            """SELECT l.id, s.id, l.processed_through
+                 FROM json_each(?) k CROSS JOIN contract_lines l
+                 LEFT JOIN schedules s ON s.line_id = l.id AND s.kind = 'dates'
+                WHERE l.id = k.value""", [json.dumps(list(line_ids))])
+        return {line_id: (schedule_id, _date(processed)) for line_id, schedule_id, processed in rows}
 
     def add_milestone(self, line_id: int, name: str, when: date, amount: int,
                       percent: Decimal | None, ready: bool) -> int:
@@ -975,14 +1009,15 @@ class Behind:
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
 
-    def add_transactions(self, rows: list[tuple]) -> None:
+    def run(self, insert: Callable, *args) -> None:
+        """Run insert(*args), a Store method, on the worker thread, once the one before has ended."""
         self.settle()
-        self.thread = threading.Thread(target=self._insert, args=(rows,), name="invoicer-insert")
+        self.thread = threading.Thread(target=self._run, args=(insert, args), name="invoicer-insert")
         self.thread.start()
 
-    def _insert(self, rows: list[tuple]) -> None:
+    def _run(self, insert: Callable, args: tuple) -> None:
         try:
-            self.store.add_transactions(rows)
+            insert(*args)
         except BaseException as error:  # raised in the caller's thread, by settle()
             self.error = error
 
@@ -1015,6 +1050,11 @@ def _connect(path: str, timeout: float) -> sqlite3.Connection:
     except sqlite3.DatabaseError as error:
         raise DatabaseFileError(f"cannot open {path}: {error}") from None
     return conn
+
+
+def _date_schedule_values(line_id: int, schedule: DateSchedule, next_run_date: date | None) -> tuple:
+    return (line_id, schedule.frequency, schedule.rrule, ",".join(d.isoformat() for d in schedule.dates) or None,
+            _iso(schedule.start), _iso(schedule.end), _iso(next_run_date))
 
 
 def _iso(value: date | None) -> str | None:

@@ -59,7 +59,7 @@ def parse_text(text, field: str, required: bool = True) -> str | None:
         return None
     if len(value) > MAX_TEXT:
         raise InputError(f"{field}: longer than {MAX_TEXT} characters")
-    if _CONTROL.search(value):
+    if not value.isprintable() and _CONTROL.search(value):  # isprintable: the common case, in C
         raise InputError(f"{field}: must not contain line breaks or control characters")
     return value
 

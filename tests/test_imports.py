@@ -563,3 +563,81 @@ def test_transaction_import_a_batch_insert_failing_on_its_thread_is_one_line_and
     assert calls[:2] == ["invoicer-insert", "invoicer-insert"]
     monkeypatch.setattr(Store, "add_transactions", insert)
     assert transactions(inv) == []
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 5000])
+def test_contract_import_in_batches_a_contract_is_made_once_and_its_lines_follow_the_file(inv, monkeypatch, batch):
+    monkeypatch.setattr(imports, "BATCH", batch)
+    inv.line("C-1", "Existing", TM, "Fabrikam")
+    rows = [{"contract": c, "name": n, "customer": cu, "billing_method": TM}
+            for c, n, cu in [("C-2", "A", "Northwind"), ("C-1", "B", "Fabrikam"), ("C-2", "B", "Northwind"),
+                             ("C-3", "A", "Contoso"), ("C-2", "C", "Northwind"), ("C-1", "C", "Fabrikam")]]
+    assert imports_ok(inv, "contract", as_csv(CONTRACT_COLUMNS, rows)) == {"imported": 6}
+    lines = inv.ok("contract", "list")["lines"]
+    assert [(line["contract"], line["name"]) for line in sorted(lines, key=lambda line: line["id"])] == [
+        ("C-1", "Existing"), ("C-2", "A"), ("C-1", "B"), ("C-2", "B"), ("C-3", "A"), ("C-2", "C"), ("C-1", "C")]
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 5000])
+@pytest.mark.parametrize("bad,field", [
+    ({"contract": "C-2", "name": "A", "customer": "Northwind"}, "already has a line named 'A'"),
+    ({"contract": "C-2", "name": "Z", "customer": "Contoso"}, "customer"),
+    ({"contract": "C-2", "name": "Z", "customer": "Northwind", "currency": "EUR"}, "currency"),
+    ({"contract": "C-1", "name": "Existing", "customer": "Fabrikam"}, "already has a line named 'Existing'"),
+])
+def test_contract_import_in_batches_checks_each_row_against_the_rows_before_it(inv, monkeypatch, batch, bad, field):
+    monkeypatch.setattr(imports, "BATCH", batch)
+    inv.line("C-1", "Existing", TM, "Fabrikam")
+    rows = [{"contract": "C-2", "name": "A", "customer": "Northwind"}, {"contract": "C-3", "name": "A", "customer": "X"},
+            {"contract": "C-2", "name": "B", "customer": "Northwind"}, bad]
+    rows = [dict(row, billing_method=TM) for row in rows]
+    refused_import(inv, "contract", as_jsonl(rows), row=4, field=field)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 5000])
+def test_schedule_import_in_batches_one_date_schedule_a_line_and_ids_follow_the_file(book, monkeypatch, batch):
+    inv, ids = book
+    monkeypatch.setattr(imports, "BATCH", batch)
+    rows = [
+        {"line_id": ids["monthly"], "frequency": "monthly", "start": "2026-12-01"},
+        {"line_id": ids["fixed"], "milestone": "Kick-off", "date": "2026-12-15", "amount": "100"},
+        {"contract": "C-100", "line": "Rule", "rrule": "FREQ=WEEKLY;BYDAY=MO", "start": "2026-12-01"},
+        {"line_id": ids["fixed"], "milestone": "Go-live", "date": "2027-01-15", "percent": "50"},
+        {"contract": "C-200", "line": "Dates", "dates": "2026-12-10,2027-01-10"},
+    ]
+    assert imports_ok(inv, "schedule", as_csv(SCHEDULE_COLUMNS, rows)) == {"imported": 5}
+    listing = inv.ok("schedule", "list")["schedules"]
+    made = sorted((s["id"], s["line_id"]) for s in listing)
+    assert [line for _, line in made] == [ids["monthly"], ids["fixed"], ids["rule"], ids["fixed"], ids["dates"]]
+    assert {s["line_id"]: s["next_run_date"] for s in listing if s["kind"] != "milestone"} == {
+        ids["monthly"]: "2026-12-01", ids["rule"]: "2026-12-07", ids["dates"]: "2026-12-10"}
+
+
+@pytest.mark.parametrize("batch", [1, 2, 5000])
+def test_schedule_import_in_batches_a_second_schedule_for_a_line_is_refused_at_its_row(book, monkeypatch, batch):
+    inv, ids = book
+    monkeypatch.setattr(imports, "BATCH", batch)
+    inv.ok("schedule", "add", ids["dates"], "--dates", "2026-12-10")
+    first = {"line_id": ids["monthly"], "frequency": "monthly", "start": "2026-12-01"}
+    other = {"line_id": ids["rule"], "frequency": "weekly", "start": "2026-12-01"}
+    again = {"contract": "C-100", "line": "Monthly", "frequency": "weekly", "start": "2026-12-01"}
+    refused_import(inv, "schedule", as_jsonl([first, other, other | {"line_id": ids["fixed"], "milestone": "M",
+                                                                     "date": "2026-12-01", "amount": "1",
+                                                                     "frequency": None, "start": None}, again]),
+                   row=4, field="earlier in this file")
+    existing = {"line_id": ids["dates"], "frequency": "monthly", "start": "2026-12-01"}
+    refused_import(inv, "schedule", as_jsonl([first, other, existing]), row=3, field="already has a date-based schedule")
+
+
+def test_schedule_import_a_replaced_schedule_keeps_the_run_dates_already_processed(book):
+    """A line whose schedule was removed after runs: the imported one starts after them."""
+    inv, ids = book
+    inv.ok("schedule", "add", ids["monthly"], "--frequency", "monthly", "--start", "2026-09-01")
+    inv.ok("transaction", "add", ids["monthly"], "--date", "2026-08-20", "--amount", "10")
+    inv.setup_job()
+    inv.ok("run-once", "--date", "2026-10-01")
+    (schedule,) = inv.ok("schedule", "list", ids["monthly"])["schedules"]
+    inv.ok("schedule", "remove", schedule["id"])
+    imports_ok(inv, "schedule", as_jsonl([{"line_id": ids["monthly"], "frequency": "monthly", "start": "2026-09-01"}]))
+    (schedule,) = inv.ok("schedule", "list", ids["monthly"])["schedules"]
+    assert schedule["next_run_date"] == "2026-11-01"
