@@ -78,7 +78,7 @@ FLOOR = [
         WHERE id IN (SELECT line_id FROM schedules WHERE kind = 'dates' AND next_run_date <= :run_date)""",
     "UPDATE schedules SET next_run_date = '2026-12-01' WHERE kind = 'dates' AND next_run_date <= :run_date",
     """CREATE TEMP TABLE billable AS
-       SELECT t.id, t.line_id, l.contract_id, t.amount FROM transactions t
+       SELECT t.id, t.line_id, l.contract_id, l.name, t.amount FROM transactions t
          JOIN contract_lines l ON l.id = t.line_id
         WHERE t.invoice_line_id IS NULL AND t.date < :run_date""",
     """INSERT INTO invoices (number, contract_id, run_date, status, run_id, created_at)
@@ -86,8 +86,8 @@ FLOOR = [
               (SELECT max(id) FROM runs), 'now'
          FROM (SELECT DISTINCT contract_id FROM temp.billable) k JOIN contracts c ON c.id = k.contract_id
         ORDER BY c.name""",
-    """INSERT INTO invoice_lines (invoice_id, line_id, amount, items)
-       SELECT i.id, b.line_id, sum(b.amount), count(*) FROM temp.billable b
+    """INSERT INTO invoice_lines (invoice_id, line_id, name, amount, items)
+       SELECT i.id, b.line_id, b.name, sum(b.amount), count(*) FROM temp.billable b
          JOIN invoices i ON i.contract_id = b.contract_id AND i.run_date = :run_date
         GROUP BY i.id, b.line_id""",
     """UPDATE transactions SET invoice_line_id = il.id

@@ -3,6 +3,7 @@ or JSON Lines, streamed row by row. Every row goes through the same rules as the
 single-row command, all rows in one transaction: one bad row rejects the whole file."""
 
 import csv
+import io
 import json
 import os
 import sys
@@ -27,7 +28,8 @@ BATCH = 5_000
 def open_source(path: str):
     """(text lines, size in bytes or None) of a file, or of standard input for '-'."""
     if path == "-":
-        return sys.stdin, None
+        # Read as files are: strict UTF-8 (a pipe's bytes are not decoded with surrogateescape).
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline=""), None
     try:
         handle = open(path, encoding="utf-8-sig", newline="")
         return handle, os.fstat(handle.fileno()).st_size
@@ -187,9 +189,21 @@ def import_transactions(store: Store, lines: Iterable[str]) -> int:
 
 
 def _batches(numbered_rows: Iterable[tuple[int, tuple]]) -> Iterator[list[tuple[int, tuple]]]:
+    """The rows by batches of BATCH. A row that cannot be read (bad CSV, not a JSON object)
+    is raised only once the rows before it are checked: the error names the first bad row."""
     numbered_rows = iter(numbered_rows)
-    while batch := list(islice(numbered_rows, BATCH)):
-        yield batch
+    while True:
+        batch: list[tuple[int, tuple]] = []
+        try:
+            batch.extend(islice(numbered_rows, BATCH))
+        except InvoicerError as unreadable:
+            if batch:
+                yield batch
+            raise unreadable
+        if batch:
+            yield batch
+        if len(batch) < BATCH:
+            return
 
 
 def _numbered(numbered_rows: Iterable[tuple[int, tuple]], apply: Callable[[tuple], object]) -> Iterator:

@@ -9,7 +9,9 @@ from functools import lru_cache
 from invoicer.errors import InputError
 
 MAX_TEXT = 200
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Control characters, and lone surrogates (text that was not valid UTF-8): SQLite would
+# store bytes no reader can decode.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 
 
 def parse_date(text, field: str = "date") -> date:

@@ -66,3 +66,9 @@ def test_text_options_reach_the_command_as_given(inv):
     added = inv.ok("transaction", "add", line, "--date", "2026-11-01", "--amount", "007.50",
                    "--description=  -- 出張 0x10 ")
     assert added["amount"] == "7.50" and added["description"] == "-- 出張 0x10"
+
+
+def test_single_commands_offer_no_shell_completion_install(inv):
+    """Only the root installs shell completion: `run-once --install-completion` is a usage error."""
+    assert "--install-completion" not in inv("run-once", "--help").stdout
+    assert inv("run-once", "--show-completion", "bash").exit_code == 2

@@ -8,11 +8,13 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from invoicer import imports
+from invoicer.errors import InputError
 from invoicer.store import Store
 
 FP, TM = "fixed-price", "time-and-material"
@@ -641,3 +643,56 @@ def test_schedule_import_a_replaced_schedule_keeps_the_run_dates_already_process
     imports_ok(inv, "schedule", as_jsonl([{"line_id": ids["monthly"], "frequency": "monthly", "start": "2026-09-01"}]))
     (schedule,) = inv.ok("schedule", "list", ids["monthly"])["schedules"]
     assert schedule["next_run_date"] == "2026-11-01"
+
+
+def test_an_error_while_a_batch_insert_is_under_way_waits_for_it_and_writes_nothing(inv):
+    """The rollback must not overtake the insert running on the worker thread: that insert
+    would then run outside the transaction and be committed on its own."""
+    line = inv.line("C-100", "Design")
+    store = Store(inv.db)
+    started = threading.Event()
+
+    def slow_insert(rows):
+        started.set()
+        time.sleep(0.3)
+        store.add_transactions(rows)
+
+    with pytest.raises(KeyboardInterrupt):
+        with store.writing(), store.behind() as behind:
+            behind.run(slow_insert, [(line, "2026-11-01", 100, "time", None, None)] * 500)
+            started.wait()
+            raise KeyboardInterrupt
+    assert transactions(inv) == []
+
+
+def test_no_batch_insert_starts_once_the_import_is_being_rolled_back(inv):
+    line = inv.line("C-100", "Design")
+    store = Store(inv.db)
+    with pytest.raises(InputError):
+        with store.writing(), store.behind() as behind:
+            behind.cancel()
+            behind.run(store.add_transactions, [(line, "2026-11-01", 100, "time", None, None)])
+            behind.settle()
+            raise InputError("stop")
+    assert transactions(inv) == []
+
+
+def test_an_unreadable_row_is_reported_after_the_bad_rows_before_it_in_its_batch(inv):
+    line = inv.line("C-100", "Design")
+    rows = [f"{line},2026-11-01,{n + 1}" for n in range(3002)]
+    rows[1] = f"{line},2026-11-01,12.345"  # row 3: a bad amount
+    rows[3001] = f"{line},2026-11-01"  # row 3003: a value short
+    refused_import(inv, "transaction", "line_id,date,amount\n" + "\n".join(rows) + "\n", row=3, field="amount")
+    rows[1] = f"{line},2026-11-01,2"
+    refused_import(inv, "transaction", "line_id,date,amount\n" + "\n".join(rows) + "\n", row=3003,
+                   field="2 values for 3 columns")
+
+
+def test_text_that_is_not_valid_unicode_is_refused_not_stored(inv):
+    line = inv.line("C-100", "Design")
+    refused_import(inv, "transaction", f'{{"line_id": {line}, "date": "2026-11-01", "amount": 1, '
+                                       '"description": "bad \\ud800 x"}\n', row=1, field="description")
+    piped = inv("transaction", "import", "-", "--json", input=f"line_id,date,amount,description\n"
+                                                                f"{line},2026-11-01,1,caf".encode() + b"\xe9\n")
+    assert piped.exit_code == 1 and "UTF-8" in piped.error["message"], piped
+    assert transactions(inv) == []

@@ -19,15 +19,15 @@ USAGE_EXIT = 2
 # Where each command is, in the order --help lists them: a module is imported when its
 # command runs, so a command costs its own imports, not every other command's.
 COMMANDS = {
+    "run-once": "invoicer.cli.run:run_once",
+    "doctor": "invoicer.cli.doctor:doctor",
+    "explain": "invoicer.cli.explain:explain",
     "job": "invoicer.cli.job:app",
     "contract": "invoicer.cli.contract:app",
     "schedule": "invoicer.cli.schedule:app",
     "transaction": "invoicer.cli.transaction:app",
     "invoice": "invoicer.cli.invoice:app",
     "run": "invoicer.cli.run:runs",
-    "run-once": "invoicer.cli.run:run_once",
-    "doctor": "invoicer.cli.doctor:doctor",
-    "explain": "invoicer.cli.explain:explain",
 }
 
 
@@ -44,7 +44,7 @@ class _Commands(Mapping):
             if isinstance(target, typer.Typer):
                 command = typer.main.get_group(target)
             else:
-                alone = typer.Typer(rich_markup_mode=None)
+                alone = typer.Typer(add_completion=False, rich_markup_mode=None)
                 alone.command(name, cls=Command)(target)
                 command = typer.main.get_command(alone)
             command.name = name
