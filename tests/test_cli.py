@@ -72,3 +72,10 @@ def test_single_commands_offer_no_shell_completion_install(inv):
     """Only the root installs shell completion: `run-once --install-completion` is a usage error."""
     assert "--install-completion" not in inv("run-once", "--help").stdout
     assert inv("run-once", "--show-completion", "bash").exit_code == 2
+
+
+def test_emoji_codes_in_names_are_shown_as_typed(inv):
+    added = inv("contract", "add-line", "Go :rocket:", "--name", "A :star:", "--customer", "X",
+                "--billing-method", "time-and-material")
+    assert added.exit_code == 0 and ":rocket:" in added.stdout and "\U0001F680" not in added.stdout
+    assert ":star:" in inv("contract", "list").stdout
