@@ -157,7 +157,7 @@ def import_schedules(store: Store, lines: Iterable[str]) -> int:
             behind.settle()
             line_of.fetch(batch)
             new.fetch(line_of.line_ids())
-            # The batch before is written while this one is checked (fetch counted it in).
+            # The batch before is written while this one is checked (its lines are remembered).
             if checked := new.take():
                 behind.run(store.add_date_schedules, checked)
             count += sum(1 for _ in _numbered(batch, add))
