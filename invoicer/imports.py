@@ -234,9 +234,10 @@ class _Lines:
         ids, names = set(), set()
         for line_id, contract, name in {row[:3] for _, row in batch}:
             if line_id is not None:
-                line_id = line_id.strip()
-                if line_id.isascii() and line_id.isdigit() and len(line_id) <= 18:
-                    ids.add(int(line_id))
+                try:
+                    ids.add(parse_id(line_id, "line_id"))
+                except InputError:
+                    pass
             elif contract is not None and name is not None:
                 names.add((contract.strip(), name.strip()))
         # A value skipped here as malformed, or not found, is looked at again in _resolve,
