@@ -230,6 +230,14 @@ def _parsed_schedule(frequency, rrule, dates, start, end) -> DateSchedule:
     )
 
 
+@lru_cache(maxsize=4096)
+def first_run(frequency, rrule, dates, start, end) -> tuple[DateSchedule, date | None]:
+    """A date-based schedule as `schedule add` reads it, and its first run date: the next
+    run date of a line never run before. Raises as `schedule add` does on a bad value."""
+    schedule = _parsed_schedule(frequency, rrule, dates, start, end)
+    return schedule, schedules.next_run_date(schedule, None)
+
+
 class NewDateSchedules:
     """Date-based schedules to add by the rules of `schedule add` (no --replace), a batch at
     a time, as imports need: whether each line has one already, and how far its run dates
@@ -239,7 +247,10 @@ class NewDateSchedules:
     def __init__(self, store: Store):
         self.store = store
         self.state: dict[int, tuple[int | None, date | None]] = {}
-        self.given: set[int] = set()  # the lines given a schedule by this file: bounded by the book
+        # The lines given a schedule by this file: those written since it began have ids
+        # above `before`; those checked but not yet written are in `given`.
+        self.before = store.last_schedule_id()
+        self.given: set[int] = set()
         self.new: list[tuple[int, DateSchedule, date | None]] = []
 
     def fetch(self, line_ids: Iterable[int]) -> None:
@@ -247,10 +258,10 @@ class NewDateSchedules:
 
     def check(self, line: Line, frequency=None, rrule=None, dates=None, start=None, end=None) -> None:
         schedule = _date_schedule(line, frequency, rrule, dates, start, end)
-        if line.id in self.given:
+        existing, processed = self.state[line.id]
+        if line.id in self.given or (existing is not None and existing > self.before):
             raise InvoicerError(f"line {line.id} has a date-based schedule earlier in this file; "
                                 "a line has one")
-        existing, processed = self.state[line.id]
         if existing is not None:
             raise InvoicerError(f"line {line.id} already has a date-based schedule (id {existing}); "
                                 "remove it first (`invoicer schedule remove`) or use `schedule add --replace`")

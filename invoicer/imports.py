@@ -14,7 +14,7 @@ from operator import itemgetter
 from invoicer import book
 from invoicer.errors import InputError, InvoicerError
 from invoicer.model import Line
-from invoicer.store import Store
+from invoicer.store import Behind, NamedDateSchedules, Store
 from invoicer.values import parse_bool, parse_id, parse_text
 
 CONTRACT_FIELDS = ("contract", "name", "customer", "billing_method", "amount", "not_to_exceed", "project", "currency")
@@ -135,35 +135,103 @@ def import_contracts(store: Store, lines: Iterable[str]) -> int:
 
 def import_schedules(store: Store, lines: Iterable[str]) -> int:
     with store.writing(), store.behind() as behind:
-        line_of = _Lines(store, settle=behind.settle)
-        new = book.NewDateSchedules(store)
+        by_rules = _ScheduleRules(store, behind)
+        waiting = None  # the batch the worker is inserting whole, by Store.add_named_date_schedules
 
-        def add(row: tuple) -> None:
-            line = line_of(row)
-            _, _, _, frequency, rrule, start, end, dates, milestone, when, amount, percent, ready = row
-            ready = parse_bool(ready, "ready")
-            if milestone is None and any(v is not None for v in (frequency, rrule, dates)):
-                return new.check(line, frequency, rrule, dates, start, end)
-            # A milestone (or a row that is neither) reads and writes the book row by row:
-            # what is checked so far is written first, so that ids follow the file.
-            behind.settle()
-            if checked := new.take():
-                store.add_date_schedules(checked)
-            book._add_schedule(store, line, milestone=milestone, milestone_date=when, amount=amount,
-                               percent=percent, ready=ready, frequency=frequency, rrule=rrule, dates=dates)
+        def settle() -> None:
+            # A batch the whole insert refused goes through the rules row by row: they say why.
+            nonlocal waiting
+            batch, waiting = waiting, None
+            if batch is not None and not behind.settle():
+                by_rules.check(batch)
 
         count = 0
-        for batch in _batches(rows(lines, SCHEDULE_FIELDS)):
-            behind.settle()
-            line_of.fetch(batch)
-            new.fetch(line_of.line_ids())
-            # The batch before is written while this one is checked (its lines are remembered).
-            if checked := new.take():
-                behind.run(store.add_date_schedules, checked)
-            count += sum(1 for _ in _numbered(batch, add))
-        if checked := new.take():
-            behind.run(store.add_date_schedules, checked)
+        try:
+            for batch in _batches(rows(lines, SCHEDULE_FIELDS)):
+                named = _named_date_schedules(batch)
+                settle()
+                if named is None:
+                    by_rules.check(batch)
+                else:
+                    by_rules.write()  # first what was checked before: ids follow the file
+                    behind.run(store.add_named_date_schedules, NamedDateSchedules(*named))
+                    waiting = batch
+                count += len(batch)
+            settle()
+        except InvoicerError:
+            settle()  # a row that cannot be read: a bad row in the batch before it comes first
+            raise
+        by_rules.write()
         return count
+
+
+_ABSENT = (None,) * 5
+
+
+def _named_date_schedules(batch: list[tuple[int, tuple]]) -> tuple[list, list] | None:
+    """The batch's rows for Store.add_named_date_schedules if each row is a date-based
+    schedule, of good values, for a line named by contract and line name, and nothing else;
+    None if any row is not (it goes through the rules row by row)."""
+    named: list[tuple[str, str, int]] = []
+    index: dict[tuple, int] = {}  # the batch's schedules, by their values
+    schedules: list = []
+    for _, row in batch:
+        contract, name = row[1], row[2]
+        # line_id, and the milestone's values (milestone, date, amount, percent, ready).
+        if row[0] is not None or row[8:] != _ABSENT or contract is None or name is None:
+            return None
+        key = row[3:8]  # frequency, rrule, start, end, dates
+        found = index.get(key)
+        if found is None:
+            frequency, rrule, start, end, dates = key
+            if frequency is None and rrule is None and dates is None:
+                return None
+            try:
+                schedules.append(book.first_run(frequency, rrule, dates, start, end))
+            except InvoicerError:
+                return None
+            found = index[key] = len(index)
+        named.append((contract.strip(), name.strip(), found))
+    return named, schedules
+
+
+class _ScheduleRules:
+    """Schedule rows checked one by one by the rules of `schedule add` (a milestone, a line
+    given by id, a row in error...), a batch at a time: what a batch checks is written on
+    the worker while the next is checked."""
+
+    def __init__(self, store: Store, behind: Behind):
+        self.store = store
+        self.behind = behind
+        self.line_of = _Lines(store, settle=behind.settle)
+        self.new = book.NewDateSchedules(store)
+
+    def check(self, batch: list[tuple[int, tuple]]) -> None:
+        self.behind.settle()
+        self.line_of.fetch(batch)
+        self.new.fetch(self.line_of.line_ids())
+        # The batch before is written while this one is checked (its lines are remembered).
+        self.write()
+        for _ in _numbered(batch, self._add):
+            pass
+
+    def write(self) -> None:
+        if checked := self.new.take():
+            self.behind.run(self.store.add_date_schedules, checked)
+
+    def _add(self, row: tuple) -> None:
+        line = self.line_of(row)
+        _, _, _, frequency, rrule, start, end, dates, milestone, when, amount, percent, ready = row
+        ready = parse_bool(ready, "ready")
+        if milestone is None and any(v is not None for v in (frequency, rrule, dates)):
+            return self.new.check(line, frequency, rrule, dates, start, end)
+        # A milestone (or a row that is neither) reads and writes the book row by row:
+        # what is checked so far is written first, so that ids follow the file.
+        self.behind.settle()
+        if checked := self.new.take():
+            self.store.add_date_schedules(checked)
+        book._add_schedule(self.store, line, milestone=milestone, milestone_date=when, amount=amount,
+                           percent=percent, ready=ready, frequency=frequency, rrule=rrule, dates=dates)
 
 
 def import_transactions(store: Store, lines: Iterable[str]) -> int:

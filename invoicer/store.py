@@ -509,6 +509,37 @@ class Store:
         self.conn.execute(_insert_each("schedules", _DATE_SCHEDULE_COLUMNS),
                           [json.dumps([_date_schedule_values(*row) for row in rows])])
 
+    def add_named_date_schedules(self, named: "NamedDateSchedules") -> bool:
+        """Insert date-based schedules for lines named by contract and line name, in order,
+        in one statement, all or nothing: True if every row went in; False, and nothing
+        written, if any row's line is missing, is not time-and-material, was run before (its
+        first run date would not be the schedule's first), or has a date-based schedule (the
+        unique index refuses it; one named twice too). Imports try this first: each line is
+        looked up once, in SQLite. A batch it refuses goes through the rules row by row, which
+        say why."""
+        self.conn.execute("SAVEPOINT named_date_schedules")
+        try:
+            # CROSS JOIN keeps the rows in the outer loop, in file order: ids follow the file.
+            inserted = self.conn.execute(
+                f"""INSERT INTO schedules ({_DATE_SCHEDULE_COLUMNS})
+                    SELECT l.id, 'dates', {_json_values(6, first=2, row="k.value")}
+                      FROM json_each(?) k
+                      CROSS JOIN contracts c CROSS JOIN contract_lines l
+                     WHERE c.name = json_extract(k.value, '$[0]')
+                       AND l.contract_id = c.id AND l.name = json_extract(k.value, '$[1]')
+                       AND l.billing_method = 'time-and-material' AND l.processed_through IS NULL""",
+                [named.json]).rowcount
+        except sqlite3.IntegrityError:
+            inserted = -1
+        if inserted != named.count:
+            self.conn.execute("ROLLBACK TO named_date_schedules")
+        self.conn.execute("RELEASE named_date_schedules")
+        return inserted == named.count
+
+    def last_schedule_id(self) -> int:
+        """The highest schedule id so far: those a command adds are above it (AUTOINCREMENT)."""
+        return self.conn.execute("SELECT coalesce(max(id), 0) FROM schedules").fetchone()[0]
+
     def date_schedule_state(self, line_ids: Iterable[int]) -> dict[int, tuple[int | None, date | None]]:
         """For many lines in one query: (the id of its date-based schedule or None, the
         latest run date processed for it or None)."""
@@ -989,14 +1020,27 @@ class Store:
         return next(self._rows(sql, params), None)
 
 
+class NamedDateSchedules:
+    """Date-based schedules for Store.add_named_date_schedules: row i is (contract, line
+    name, index in `schedules` of its (schedule, first run date)). Made into JSON here, by
+    the checking thread, so that the worker thread only runs SQLite."""
+
+    def __init__(self, rows: list[tuple[str, str, int]], schedules: list[tuple[DateSchedule, date | None]]):
+        values = [_date_schedule_values(None, schedule, first)[2:] for schedule, first in schedules]
+        self.count = len(rows)
+        self.json = json.dumps([(contract, name, *values[index]) for contract, name, index in rows])
+
+
 class Behind:
     """One insert at a time on a worker thread (see Store.behind). Whoever uses the
-    connection next calls settle() first: it waits for the insert, and raises its error."""
+    connection next calls settle() first: it waits for the insert, and raises its error
+    or returns its result."""
 
     def __init__(self, store: Store):
         self.store = store
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        self.result = None
         # Held by the worker while it inserts; taken for good by cancel().
         self.lock = threading.Lock()
         self.cancelled = False
@@ -1012,17 +1056,20 @@ class Behind:
             if self.cancelled:
                 return
             try:
-                insert(*args)
+                self.result = insert(*args)
             except BaseException as error:  # raised in the caller's thread, by settle()
                 self.error = error
 
-    def settle(self) -> None:
+    def settle(self):
+        """Wait for the insert under way, if any; raise its error, or return its result (once)."""
         if self.thread is not None:
             self.thread.join()
             self.thread = None
         if self.error is not None:
             error, self.error = self.error, None
             raise error
+        result, self.result = self.result, None
+        return result
 
     def cancel(self) -> None:
         """Before a rollback: wait for the insert under way, and let none start after it.

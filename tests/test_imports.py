@@ -645,6 +645,84 @@ def test_schedule_import_a_replaced_schedule_keeps_the_run_dates_already_process
     assert schedule["next_run_date"] == "2026-11-01"
 
 
+# A batch whose every row is a date-based schedule for a line named by contract and line is
+# written by one statement that looks the lines up (Store.add_named_date_schedules); any row
+# it cannot take sends the batch through the rules row by row. Rows below name their lines.
+
+def named(contract, line, **values):
+    return {"contract": contract, "line": line} | values
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 5000])
+def test_schedule_import_by_names_lines_and_ids_follow_the_file_across_both_ways_of_writing(
+        book, monkeypatch, batch):
+    inv, ids = book
+    monkeypatch.setattr(imports, "BATCH", batch)
+    rows = [
+        named(" C-200 ", "Dates ", dates="2026-12-10,2027-01-10"),  # names are read stripped
+        named("C-100", "Monthly", frequency="monthly", start="2026-12-01"),
+        named("C-100", "Licence", milestone="Kick-off", date="2026-12-15", amount="100"),
+        named("C-100", "Rule", rrule="FREQ=WEEKLY;BYDAY=MO", start="2026-12-01", end="2027-02-01"),
+    ]
+    assert imports_ok(inv, "schedule", as_jsonl(rows)) == {"imported": 4}
+    listing = inv.ok("schedule", "list")["schedules"]
+    made = sorted((s["id"], s["line_id"]) for s in listing)
+    assert [line for _, line in made] == [ids["dates"], ids["monthly"], ids["fixed"], ids["rule"]]
+    assert {s["line_id"]: (s["next_run_date"], s.get("end")) for s in listing if s["kind"] != "milestone"} == {
+        ids["dates"]: ("2026-12-10", None), ids["monthly"]: ("2026-12-01", None),
+        ids["rule"]: ("2026-12-07", "2027-02-01")}
+    assert run_dates(inv, ids["dates"]) == ["2026-12-10", "2027-01-10"]
+
+
+@pytest.mark.parametrize("batch", [1, 2, 5000])
+def test_schedule_import_by_names_a_line_run_before_starts_after_its_processed_run_dates(
+        book, monkeypatch, batch):
+    inv, ids = book
+    monkeypatch.setattr(imports, "BATCH", batch)
+    inv.ok("schedule", "add", ids["monthly"], "--frequency", "monthly", "--start", "2026-09-01")
+    inv.ok("transaction", "add", ids["monthly"], "--date", "2026-08-20", "--amount", "10")
+    inv.setup_job()
+    inv.ok("run-once", "--date", "2026-10-01")
+    (schedule,) = inv.ok("schedule", "list", ids["monthly"])["schedules"]
+    inv.ok("schedule", "remove", schedule["id"])
+    rows = [named("C-100", "Rule", frequency="monthly", start="2026-09-01"),
+            named("C-100", "Monthly", frequency="monthly", start="2026-09-01")]
+    imports_ok(inv, "schedule", as_jsonl(rows))
+    assert schedule_listing(inv, ids["rule"])[0]["next_run_date"] == "2026-09-01"
+    assert schedule_listing(inv, ids["monthly"])[0]["next_run_date"] == "2026-11-01"
+
+
+@pytest.mark.parametrize("batch", [1, 2, 5000])
+def test_schedule_import_by_names_the_rules_refuse_at_the_row_that_breaks_them(book, monkeypatch, batch):
+    inv, ids = book
+    monkeypatch.setattr(imports, "BATCH", batch)
+    inv.ok("schedule", "add", ids["dates"], "--dates", "2026-12-10")
+    inv.line("C-100", "Build")
+    good = [named("C-100", "Monthly", frequency="monthly", start="2026-12-01"),
+            named("C-100", "Rule", frequency="weekly", start="2026-12-01")]
+    cases = [
+        (named("C-100", "Licence", frequency="monthly", start="2026-12-01"), "fixed-price"),
+        (named("C-200", "Dates", frequency="monthly", start="2026-12-01"), "already has a date-based schedule"),
+        (named("C-100", "Monthly", frequency="weekly", start="2026-12-01"), "earlier in this file"),
+        (named("C-100", "Nope", frequency="monthly", start="2026-12-01"), "no line named 'Nope'"),
+        (named("C-999", "Monthly", frequency="monthly", start="2026-12-01"), "C-999"),
+        (named("C-100", "Build", frequency="monthly", start="2026-02-30"), "start"),
+    ]
+    for bad, field in cases:
+        refused_import(inv, "schedule", as_jsonl(good + [bad]), row=3, field=field)
+
+
+def test_schedule_import_by_names_a_refused_batch_is_reported_before_an_unreadable_row_after_it(
+        book, monkeypatch):
+    inv, ids = book
+    monkeypatch.setattr(imports, "BATCH", 2)
+    header = "contract,line,frequency,start\n"
+    # The unreadable row 4 opens the next batch: it is read while the batch before is written.
+    rows = ["C-100,Monthly,monthly,2026-12-01", "C-100,Licence,monthly,2026-12-01",  # row 3: fixed-price
+            "C-200,Dates,monthly"]  # row 4: a value short
+    refused_import(inv, "schedule", header + "\n".join(rows) + "\n", row=3, field="fixed-price")
+
+
 def test_an_error_while_a_batch_insert_is_under_way_waits_for_it_and_writes_nothing(inv):
     """The rollback must not overtake the insert running on the worker thread: that insert
     would then run outside the transaction and be committed on its own."""

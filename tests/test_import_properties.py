@@ -1,0 +1,132 @@
+"""Property: `schedule import` does what `schedule add` would do row by row, all or nothing.
+
+Random files of schedule rows (date-based or milestones, lines named by id or by contract
+and line, some rows breaking a rule) are imported in random batch sizes into a small book,
+and compared with the same rows given one by one to the rules of `schedule add`: the same
+schedules and milestones, with the same ids, or the first failing row named and nothing
+written. A batch of rows that all name their lines is written by one statement that looks
+the lines up in SQLite (Store.add_named_date_schedules); this checks it against the rules."""
+
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from invoicer import book, imports
+from invoicer.errors import InvoicerError
+from invoicer.store import Store
+
+from .conftest import NOW, Invoicer
+
+# The book: C-1 has two time-and-material lines (B with a schedule already), a fixed-price
+# line worth 1000 and a line R whose schedule ran on 2026-10-01 and was then removed;
+# C-2 has one time-and-material line.
+# A temporary folder in memory when there is one: two copies of the book every example.
+TMP = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+LINES = [("C-1", "A"), ("C-1", "B"), ("C-1", "F"), ("C-1", "R"), ("C-2", "D"), ("C-2", "Missing")]
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    path = tmp_path_factory.mktemp("imports") / "base.db"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INVOICER_TZ", "UTC")
+        patch.setenv("INVOICER_NOW", NOW)
+        inv = Invoicer(path, patch)
+        ids = {name: inv.line(contract, name) for contract, name in LINES[:2] + LINES[3:5]}
+        ids["F"] = inv.line("C-1", "F", "fixed-price", "Fabrikam", "--amount", "1000")
+        inv.ok("schedule", "add", ids["B"], "--frequency", "monthly", "--start", "2026-01-01")
+        inv.ok("schedule", "add", ids["R"], "--frequency", "monthly", "--start", "2026-09-01")
+        inv.ok("transaction", "add", ids["R"], "--date", "2026-08-20", "--amount", "10")
+        inv.setup_job()
+        inv.ok("run-once", "--date", "2026-10-01")
+        (schedule,) = inv.ok("schedule", "list", ids["R"])["schedules"]
+        inv.ok("schedule", "remove", schedule["id"])
+    return path, ids
+
+
+def named_by(line):
+    """How a row names its line: by id, by names (some with spaces around), or both."""
+    contract, name = line
+    # Mostly names: a batch goes to the one-statement insert only if all its rows name their lines.
+    return st.sampled_from(["id", "names", "names", "names", "padded", "both"]).map(lambda how: (how, contract, name))
+
+
+DATE_BASED = st.one_of(
+    st.fixed_dictionaries({"frequency": st.sampled_from(["monthly", "weekly", "Daily"]),
+                           "start": st.sampled_from(["2026-09-01", "2026-11-01", "2026-12-15", "2026-02-30"])}),
+    st.fixed_dictionaries({"dates": st.sampled_from(["2026-09-01,2027-01-01", "2026-10-01", "2027-13-01"])}),
+    st.fixed_dictionaries({"rrule": st.sampled_from(["FREQ=MONTHLY;BYMONTHDAY=-1", "FREQ=NOPE"]),
+                           "start": st.just("2026-11-01")}),
+)
+MILESTONE = st.fixed_dictionaries({"milestone": st.sampled_from(["Kick-off", "Go-live"]),
+                                   "date": st.just("2026-12-01"),
+                                   "amount": st.sampled_from(["100", "400", "900"])})
+ROWS = st.lists(st.tuples(st.sampled_from(LINES).flatmap(named_by),
+                          st.one_of(DATE_BASED, DATE_BASED, MILESTONE)), max_size=8)
+
+
+def as_row(ids, reference, values):
+    how, contract, name = reference
+    row = dict(values)
+    if how in ("id", "both"):
+        row["line_id"] = ids.get(name, 999)
+    if how in ("names", "both"):
+        row |= {"contract": contract, "line": name}
+    if how == "padded":
+        row |= {"contract": f" {contract}", "line": f"{name} "}
+    return row
+
+
+def one_by_one(store, ids, rows):
+    """The rows given to the rules of `schedule add` one after the other; the number of the
+    first that fails (its file row: JSON Lines count from 1), or None."""
+    for number, row in enumerate(rows, start=1):
+        try:
+            if "line_id" in row:
+                line_id = row["line_id"]
+            else:
+                line_id = store.line_by_name(row["contract"].strip(), row["line"].strip()).id
+            options = {k: row.get(k) for k in ("frequency", "rrule", "dates", "start", "milestone", "amount")}
+            book.add_schedule(store, line_id, milestone_date=row.get("date"), **options)
+        except InvoicerError:
+            return number
+    return None
+
+
+def schedules(path):
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT * FROM schedules ORDER BY id").fetchall()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=ROWS, batch=st.sampled_from([1, 2, 3, 5000]))
+def test_schedule_import_is_schedule_add_row_by_row_all_or_nothing(base, monkeypatch, rows, batch):
+    path, ids = base
+    rows = [as_row(ids, reference, values) for reference, values in rows]
+    with tempfile.TemporaryDirectory(dir=TMP) as folder:
+        expected_db, imported_db = Path(folder, "expected.db"), Path(folder, "imported.db")
+        shutil.copy(path, expected_db)
+        shutil.copy(path, imported_db)
+        monkeypatch.setattr(imports, "BATCH", batch)
+        check(ids, rows, expected_db, imported_db)
+
+
+def check(ids, rows, expected_db, imported_db):
+    failing = one_by_one(Store(str(expected_db)), ids, rows)
+
+    before = schedules(imported_db)
+    try:
+        imports.import_schedules(Store(str(imported_db)), [json.dumps(row) + "\n" for row in rows])
+    except InvoicerError as error:
+        assert failing is not None and str(error).startswith(f"row {failing}: "), (str(error), failing)
+        assert schedules(imported_db) == before
+    else:
+        assert failing is None
+        assert schedules(imported_db) == schedules(expected_db)
