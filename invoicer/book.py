@@ -248,13 +248,15 @@ class NewDateSchedules:
         self.store = store
         self.state: dict[int, tuple[int | None, date | None]] = {}
         # The lines given a schedule by this file: those written since it began have ids
-        # above `before`; those checked but not yet written are in `given`.
+        # above `before`; those checked but not yet written are in `given` (a batch or two).
         self.before = store.last_schedule_id()
         self.given: set[int] = set()
         self.new: list[tuple[int, DateSchedule, date | None]] = []
 
     def fetch(self, line_ids: Iterable[int]) -> None:
+        """Read the lines' state; only once all that was taken is written."""
         self.state = self.store.date_schedule_state(line_ids)
+        self.given = {line_id for line_id, _, _ in self.new}
 
     def check(self, line: Line, frequency=None, rrule=None, dates=None, start=None, end=None) -> None:
         schedule = _date_schedule(line, frequency, rrule, dates, start, end)
