@@ -180,6 +180,9 @@ def _named_date_schedules(batch: list[tuple[int, tuple]]) -> tuple[list, list] |
         # line_id, and the milestone's values (milestone, date, amount, percent, ready).
         if row[0] is not None or row[8:] != _ABSENT or contract is None or name is None:
             return None
+        # SQLite's JSON reads text up to a NUL: "C-1\0x" would find C-1. The rules refuse it.
+        if not (contract.isprintable() and name.isprintable()):
+            return None
         key = row[3:8]  # frequency, rrule, start, end, dates
         found = index.get(key)
         if found is None:

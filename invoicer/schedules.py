@@ -67,6 +67,17 @@ def _check_rrule(text: str, start: date) -> str:
         raise InputError("rrule: INTERVAL must be a positive whole number")
     if re.search(r"BYMONTHDAY=([^;]*,)?[+-]?0+(,|;|$)", rule):
         raise InputError("rrule: BYMONTHDAY=0 is not a day of the month")
+    names = [part.split("=")[0] for part in rule.split(";") if part]
+    if repeated := next((name for name in names if names.count(name) > 1), None):
+        raise InputError(f"rrule: {repeated} is given twice; a rule gives each part once")
+    # dateutil crashes on a weekday's ordinal past the month's or the year's (BYDAY=+99MO).
+    days = re.search(r"BYDAY=([^;]*)", rule)
+    within_month = parsed._freq == 1 or (parsed._freq == 0 and "BYMONTH=" in rule)  # MONTHLY, YEARLY
+    most = 5 if within_month else 53
+    for ordinal in re.findall(r"([+-]?\d+)[A-Z]{2}", days.group(1) if days else ""):
+        if not 1 <= abs(int(ordinal)) <= most:
+            raise InputError(f"rrule: BYDAY={days.group(1)}: the ordinal of a weekday is from 1 to {most} "
+                             f"(or -{most} to -1) {'in a month' if within_month else 'in a year'}")
     return rule
 
 

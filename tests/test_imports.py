@@ -712,6 +712,22 @@ def test_schedule_import_by_names_the_rules_refuse_at_the_row_that_breaks_them(b
         refused_import(inv, "schedule", as_jsonl(good + [bad]), row=3, field=field)
 
 
+@pytest.mark.parametrize("fmt,row", [("csv", 2), ("jsonl", 1)])
+@pytest.mark.parametrize("contract,line", [("C-100\x00junk", "Monthly"), ("C-100", "Monthly\x00"),
+                                           ("C-100", "Month\x07ly")])
+def test_schedule_import_by_names_a_name_with_a_control_character_is_refused_not_cut_short(
+        book, fmt, row, contract, line):
+    """SQLite's JSON functions read text up to a NUL: the name must not find line C-100 / Monthly."""
+    values = named(contract, line, frequency="monthly", start="2026-12-01")
+    text = as_csv(SCHEDULE_COLUMNS, [values]) if fmt == "csv" else as_jsonl([values])
+    refused_import(book[0], "schedule", text, row=row, field="control characters")
+
+
+def test_schedule_import_by_names_a_name_that_is_not_unicode_is_refused(book):
+    text = json.dumps(named("C-100\ud800", "Monthly", frequency="monthly", start="2026-12-01")) + "\n"
+    refused_import(book[0], "schedule", text, row=1, field="contract")
+
+
 def test_schedule_import_by_names_a_refused_batch_is_reported_before_an_unreadable_row_after_it(
         book, monkeypatch):
     inv, ids = book

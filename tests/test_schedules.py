@@ -421,6 +421,36 @@ def test_garbage_rrule_is_refused_with_exit_1_naming_the_rrule(inv, tm, rule):
     assert inv.ok("schedule", "list", tm)["schedules"] == []
 
 
+@pytest.mark.parametrize("rule", ["FREQ=MONTHLY;BYDAY=+99MO", "FREQ=MONTHLY;BYDAY=MO,-8FR", "FREQ=MONTHLY;BYDAY=6TU",
+                                  "FREQ=YEARLY;BYDAY=+60MO", "FREQ=YEARLY;BYMONTH=2;BYDAY=9MO",
+                                  "FREQ=MONTHLY;BYDAY=5TU;BYDAY=+99MO"])
+def test_a_weekday_ordinal_past_the_month_or_year_is_refused_naming_the_rrule(inv, tm, rule):
+    """dateutil crashes (IndexError) on some: refused, one line, exit 1, not a traceback."""
+    message = refused(inv, "schedule", "add", tm, "--rrule", rule, "--start", "2024-01-01", field="rrule")
+    assert "BYDAY" in message
+    assert inv.ok("schedule", "list", tm)["schedules"] == []
+
+
+# Parts of rules, put together at random: each rule is refused, or yields its run dates.
+RULE_PARTS = st.lists(st.sampled_from([
+    "BYDAY=+99MO", "BYDAY=-60FR", "BYDAY=8MO", "BYDAY=5TU", "BYDAY=-1SU", "BYDAY=53MO", "BYDAY=MO,WE",
+    "BYMONTH=2", "BYMONTH=13", "BYMONTHDAY=31", "BYMONTHDAY=-40", "BYSETPOS=-1", "BYSETPOS=400",
+    "BYWEEKNO=20", "BYWEEKNO=60", "BYYEARDAY=366", "BYYEARDAY=-400", "INTERVAL=2", "COUNT=3", "WKST=SU",
+]), max_size=4, unique=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["DAILY", "WEEKLY", "MONTHLY", "YEARLY"]), RULE_PARTS,
+       st.dates(min_value=date(2000, 1, 1), max_value=date(2090, 12, 31)))
+def test_any_rrule_is_refused_or_yields_run_dates_never_a_crash(frequency, parts, start):
+    rule = ";".join([f"FREQ={frequency}", *parts])
+    try:
+        schedule = make_schedule(rrule=rule, start=start)
+    except InvoicerError:
+        return
+    assert run_dates(schedule, None, start + timedelta(days=3000)) or next_run_date(schedule, None)
+
+
 @pytest.mark.parametrize("args, field", [
     (("--frequency", "monthly"), "start"),
     (("--frequency", "monthly", "--start", "2024-02-30"), "start"),
