@@ -194,6 +194,7 @@ def _add_schedule(store: Store, line: Line, frequency=None, rrule=None, dates=No
     if milestone is not None:
         if date_based:
             raise InputError("schedule: give either a milestone or a date-based schedule, not both")
+        only_for_date_based(start=start, end=end, replace=replace)
         if line.billing_method != FIXED_PRICE:
             raise InvoicerError(f"line {line.id} is time-and-material: it needs a date-based invoice schedule "
                                 "(--frequency, --rrule or --dates), not milestones")
@@ -201,6 +202,7 @@ def _add_schedule(store: Store, line: Line, frequency=None, rrule=None, dates=No
     if not date_based:
         raise InputError("schedule: give --frequency, --rrule or --dates for a date-based schedule, "
                          "or --milestone NAME --date DATE --amount|--percent")
+    only_for_milestones(date=milestone_date, amount=amount, percent=percent, ready=ready)
     schedule = _date_schedule(line, frequency, rrule, dates, start, end)
     existing = store.date_schedule(line.id)
     if existing and not replace:
@@ -210,6 +212,22 @@ def _add_schedule(store: Store, line: Line, frequency=None, rrule=None, dates=No
         store.remove_schedule(existing["id"])
     processed = store.processed_through(line.id)
     return "dates", store.add_date_schedule(line.id, schedule, schedules.next_run_date(schedule, processed))
+
+
+def only_for_milestones(**values) -> None:
+    """Refuse a milestone's value given to a date-based schedule: dropped, it would leave the
+    operator believing the schedule bills it."""
+    for field, value in values.items():
+        if value not in (None, False):
+            raise InputError(f"{field}: applies to a milestone, not to a date-based schedule "
+                             "(which bills the line's transactions)")
+
+
+def only_for_date_based(**values) -> None:
+    """Refuse a date-based schedule's value given to a milestone."""
+    for field, value in values.items():
+        if value not in (None, False):
+            raise InputError(f"{field}: applies to a date-based schedule, not to a milestone")
 
 
 def _date_schedule(line: Line, frequency, rrule, dates, start, end) -> DateSchedule:

@@ -227,6 +227,7 @@ class _ScheduleRules:
         _, _, _, frequency, rrule, start, end, dates, milestone, when, amount, percent, ready = row
         ready = parse_bool(ready, "ready")
         if milestone is None and any(v is not None for v in (frequency, rrule, dates)):
+            book.only_for_milestones(date=when, amount=amount, percent=percent, ready=ready)
             return self.new.check(line, frequency, rrule, dates, start, end)
         # A milestone (or a row that is neither) reads and writes the book row by row:
         # what is checked so far is written first, so that ids follow the file.
@@ -234,7 +235,8 @@ class _ScheduleRules:
         if checked := self.new.take():
             self.store.add_date_schedules(checked)
         book._add_schedule(self.store, line, milestone=milestone, milestone_date=when, amount=amount,
-                           percent=percent, ready=ready, frequency=frequency, rrule=rrule, dates=dates)
+                           percent=percent, ready=ready, frequency=frequency, rrule=rrule, dates=dates,
+                           start=start, end=end)
 
 
 def import_transactions(store: Store, lines: Iterable[str]) -> int:

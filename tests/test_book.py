@@ -313,6 +313,24 @@ def test_the_wrong_kind_of_schedule_for_the_line_is_refused_and_says_which_it_ne
     assert "milestone" in message.lower()
 
 
+@pytest.mark.parametrize("extra", [("--amount", "500"), ("--percent", "10"), ("--date", "2026-12-05"), ("--ready",)])
+def test_a_milestones_option_given_to_a_date_based_schedule_is_refused_not_dropped(book, extra):
+    inv, tm, fp = book
+    before = inv.ok("schedule", "list")
+    refused(inv, "schedule", "add", tm, "--frequency", "monthly", "--start", "2026-12-01", "--replace", *extra,
+            field=extra[0].lstrip("-"))
+    assert inv.ok("schedule", "list") == before
+
+
+@pytest.mark.parametrize("extra", [("--start", "2026-12-01"), ("--end", "2027-12-01"), ("--replace",)])
+def test_a_date_based_schedules_option_given_to_a_milestone_is_refused_not_dropped(book, extra):
+    inv, tm, fp = book
+    before = inv.ok("schedule", "list")
+    refused(inv, "schedule", "add", fp, "--milestone", "One", "--date", "2026-12-01", "--amount", "10", *extra,
+            field=extra[0].lstrip("-"))
+    assert inv.ok("schedule", "list") == before
+
+
 def test_milestone_is_not_ready_until_ready_flag_or_schedule_ready(inv):
     line = inv.line("C-100", "Build", FP, "Fabrikam", "--amount", "1000")
     waiting = inv.ok("schedule", "add", line, "--milestone", "Design done", "--date", "2024-02-01", "--amount", "300")

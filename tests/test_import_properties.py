@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from invoicer import book, imports
 from invoicer.errors import InvoicerError
 from invoicer.store import Store
+from invoicer.values import parse_bool
 
 from .conftest import NOW, Invoicer
 
@@ -68,8 +69,11 @@ DATE_BASED = st.one_of(
 MILESTONE = st.fixed_dictionaries({"milestone": st.sampled_from(["Kick-off", "Go-live"]),
                                    "date": st.just("2026-12-01"),
                                    "amount": st.sampled_from(["100", "400", "900"])})
+# Now and then a value of the other kind of schedule, or one that changes nothing.
+EXTRA = st.sampled_from([{}, {}, {}, {}, {"amount": "5"}, {"ready": "false"}, {"ready": "yes"}, {"end": "2027-06-30"}])
 ROWS = st.lists(st.tuples(st.sampled_from(LINES).flatmap(named_by),
-                          st.one_of(DATE_BASED, DATE_BASED, MILESTONE)), max_size=8)
+                          st.builds(lambda kind, extra: extra | kind,
+                                    st.one_of(DATE_BASED, DATE_BASED, MILESTONE), EXTRA)), max_size=8)
 
 
 def as_row(ids, reference, values):
@@ -86,17 +90,18 @@ def as_row(ids, reference, values):
 
 def one_by_one(store, ids, rows):
     """The rows given to the rules of `schedule add` one after the other; the number of the
-    first that fails (its file row: JSON Lines count from 1), or None."""
+    first that fails (its file row: JSON Lines count from 1) and the kind of its error, or None."""
     for number, row in enumerate(rows, start=1):
         try:
             if "line_id" in row:
                 line_id = row["line_id"]
             else:
                 line_id = store.line_by_name(row["contract"].strip(), row["line"].strip()).id
-            options = {k: row.get(k) for k in ("frequency", "rrule", "dates", "start", "milestone", "amount")}
-            book.add_schedule(store, line_id, milestone_date=row.get("date"), **options)
-        except InvoicerError:
-            return number
+            options = {k: row.get(k) for k in ("frequency", "rrule", "dates", "start", "end", "milestone", "amount")}
+            book.add_schedule(store, line_id, milestone_date=row.get("date"),
+                              ready=parse_bool(row.get("ready"), "ready"), **options)
+        except InvoicerError as error:
+            return number, type(error)
     return None
 
 
@@ -125,7 +130,9 @@ def check(ids, rows, expected_db, imported_db):
     try:
         imports.import_schedules(Store(str(imported_db)), [json.dumps(row) + "\n" for row in rows])
     except InvoicerError as error:
-        assert failing is not None and str(error).startswith(f"row {failing}: "), (str(error), failing)
+        assert failing is not None, str(error)
+        number, kind = failing
+        assert str(error).startswith(f"row {number}: ") and type(error) is kind, (str(error), failing)
         assert schedules(imported_db) == before
     else:
         assert failing is None

@@ -364,6 +364,29 @@ def test_schedule_import_the_wrong_kind_for_the_line_is_refused(book):
         field=(str(ids["rule"]), "date"))
 
 
+@pytest.mark.parametrize("row,column", [
+    ({"contract": "C-100", "line": "Monthly", "frequency": "monthly", "start": "2026-12-01", "amount": "5"}, "amount"),
+    ({"line_id": "LINE", "frequency": "monthly", "start": "2026-12-01", "percent": "5"}, "percent"),
+    ({"contract": "C-100", "line": "Monthly", "dates": "2026-12-01", "date": "2026-12-05"}, "date"),
+    ({"contract": "C-100", "line": "Monthly", "frequency": "monthly", "start": "2026-12-01", "ready": "yes"}, "ready"),
+    ({"contract": "C-100", "line": "Licence", "milestone": "M", "date": "2026-12-01", "amount": "5",
+      "start": "2026-12-01"}, "start"),
+    ({"contract": "C-100", "line": "Licence", "milestone": "M", "date": "2026-12-01", "amount": "5",
+      "end": "2027-12-01"}, "end"),
+])
+def test_schedule_import_a_value_of_the_other_kind_of_schedule_is_refused_not_dropped(book, row, column):
+    inv, ids = book
+    row = {k: ids["monthly"] if v == "LINE" else v for k, v in row.items()}
+    good = {"contract": "C-100", "line": "Rule", "frequency": "weekly", "start": "2026-12-01"}
+    refused_import(inv, "schedule", as_csv(SCHEDULE_COLUMNS, [good, row]), row=3, field=column)
+
+
+def test_schedule_import_ready_false_on_a_date_based_row_is_what_leaving_it_out_is(book):
+    inv, ids = book
+    row = {"contract": "C-100", "line": "Monthly", "frequency": "monthly", "start": "2026-12-01", "ready": "false"}
+    assert imports_ok(inv, "schedule", as_csv(SCHEDULE_COLUMNS, [row])) == {"imported": 1}
+
+
 @pytest.mark.parametrize("column,value", [("start", "2024-02-30"), ("end", "20241231"), ("dates", "2024-03-05;2024-13-01"),
                                           ("start", "2024-W05-1")])
 def test_schedule_import_bad_dates_are_refused_naming_row_and_field(book, column, value):
