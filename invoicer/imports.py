@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, islice
@@ -28,10 +29,12 @@ BATCH = 5_000
 def open_source(path: str):
     """(text lines, size in bytes or None) of a file, or of standard input for '-'."""
     if path == "-":
-        # Read as files are: strict UTF-8 (a pipe's bytes are not decoded with surrogateescape).
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline=""), None
+        if sys.stdin is None:
+            raise InputError("file: standard input is closed; give a file, or pipe the rows in")
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="surrogateescape", newline=""), None
     try:
-        handle = open(path, encoding="utf-8-sig", newline="")
+        # A byte that is not UTF-8 is decoded as a lone surrogate, refused at its row (_decoded).
+        handle = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
         return handle, os.fstat(handle.fileno()).st_size
     except OSError as error:
         raise InputError(f"file: cannot read {path}: {error.strerror}") from None
@@ -54,19 +57,37 @@ def rows(lines: Iterable[str], fields: tuple[str, ...]) -> Iterator[tuple[int, t
             yield from _csv_rows(chain((first,), lines), fields)
     except StopIteration:
         return
-    except UnicodeDecodeError:
-        raise InputError("file: not UTF-8 text") from None
+    except OSError as failure:  # opened, then failed while read (a disk or network error)
+        raise InputError(f"file: cannot read it: {failure.strerror or failure}") from None
+
+
+# What surrogateescape makes of a byte that is not UTF-8.
+_UNDECODED = re.compile("[\udc80-\udcff]")
+
+
+class _NotUtf8(Exception):
+    pass
+
+
+def _decoded(lines: Iterator[str]) -> Iterator[str]:
+    """The lines, up to one holding a byte that is not UTF-8."""
+    for line in lines:
+        if not line.isascii() and _UNDECODED.search(line):  # isascii: at once, in C
+            raise _NotUtf8
+        yield line
 
 
 def _csv_rows(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple[int, tuple]]:
-    reader = csv.reader(lines, strict=True)
+    reader = csv.reader(_decoded(lines), strict=True)
+    number = 0  # the row last read: a record, which may span lines
     try:
         header = [h.strip().lower() for h in next(reader)]
         unknown = [h for h in header if h not in fields]
         if unknown:
             raise InputError(f"row 1: unknown column {unknown[0]!r} (columns: {', '.join(fields)})")
-        if len(set(header)) != len(header):
-            raise InputError("row 1: a column appears twice")
+        if twice := next((h for h in header if header.count(h) > 1), None):
+            raise InputError(f"row 1: the column {twice!r} appears twice")
+        number = 1
         width = len(header)
         # The row's values in field order, in C: an absent column reads the None put after the last value.
         pick = itemgetter(*(header.index(f) if f in header else width for f in fields))
@@ -83,15 +104,22 @@ def _csv_rows(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple[i
             yield number, pick(values)
     except csv.Error as error:
         raise InputError(f"row {reader.line_num}: not valid CSV ({error})") from None
+    except _NotUtf8:
+        raise InputError(f"row {number + 1}: not UTF-8 text") from None
 
 
 def _json_lines(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple[int, tuple]]:
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
+        if not text.isascii() and _UNDECODED.search(text):
+            raise InputError(f"row {number}: not UTF-8 text")
         try:
             # Numbers keep their literal text: money never passes through a float.
-            obj = json.loads(text, parse_float=str, parse_int=str, parse_constant=_no_constant)
+            obj = json.loads(text, parse_float=str, parse_int=str, parse_constant=_no_constant,
+                             object_pairs_hook=_object)
+        except _KeyTwice as twice:
+            raise InputError(f"row {number}: the key {twice.args[0]!r} appears twice") from None
         except ValueError as error:
             raise InputError(f"row {number}: not a JSON object ({error})") from None
         if not isinstance(obj, dict):
@@ -111,6 +139,18 @@ def _text(value) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
+
+
+class _KeyTwice(Exception):
+    pass
+
+
+def _object(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object, refused if it gives a key twice (json would keep the last in silence)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _KeyTwice(next(key for key, _ in pairs if sum(k == key for k, _ in pairs) > 1))
+    return obj
 
 
 def _no_constant(name: str):

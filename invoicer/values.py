@@ -61,7 +61,9 @@ def parse_text(text, field: str, required: bool = True) -> str | None:
         return None
     if len(value) > MAX_TEXT:
         raise InputError(f"{field}: longer than {MAX_TEXT} characters")
-    if not value.isprintable() and _CONTROL.search(value):  # isprintable: the common case, in C
+    if not value.isprintable() and (found := _CONTROL.search(value)):  # isprintable: the common case, in C
+        if "\ud800" <= found.group() <= "\udfff":
+            raise InputError(f"{field}: not valid Unicode text (a lone surrogate)")
         raise InputError(f"{field}: must not contain line breaks or control characters")
     return value
 

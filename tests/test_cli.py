@@ -44,6 +44,28 @@ def test_piped_output_is_plain_text_without_colour_codes(tmp_path):
     assert shown.returncode == 0 and "A create invoices" in shown.stdout and "\x1b[" not in shown.stdout
 
 
+def _closing(*fds):
+    return lambda: [os.close(fd) for fd in fds]
+
+
+def test_a_command_started_with_its_output_closed_still_does_its_work(tmp_path):
+    """Under cron or a daemon stdout and stderr may be closed (>&-): the job is done all the same."""
+    exe = os.path.join(os.path.dirname(sys.executable), "invoicer")
+    db = str(tmp_path / "c.db")
+    made = subprocess.run([exe, "--db", db, "job", "create", "A create invoices", "--json"],
+                          preexec_fn=_closing(1, 2), env=dict(os.environ, INVOICER_TZ="UTC"))
+    assert made.returncode == 0
+    listed = subprocess.run([exe, "--db", db, "job", "list", "--json"], capture_output=True, text=True)
+    assert [job["name"] for job in json.loads(listed.stdout)["jobs"]] == ["A create invoices"]
+
+
+def test_an_import_from_a_closed_standard_input_is_one_line_exit_1(tmp_path):
+    exe = os.path.join(os.path.dirname(sys.executable), "invoicer")
+    done = subprocess.run([exe, "--db", str(tmp_path / "c.db"), "transaction", "import", "-"],
+                          preexec_fn=_closing(0), capture_output=True, text=True)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "standard input is closed" in done.stderr
+
+
 def test_a_command_imports_only_what_it_needs(tmp_path):
     """`job list` loads neither pydantic (Typer's coercion, replaced for text and flags) nor
     the modules of the other commands: a small command costs little beyond its libraries."""

@@ -813,3 +813,54 @@ def test_text_that_is_not_valid_unicode_is_refused_not_stored(inv):
                                                                 f"{line},2026-11-01,1,caf".encode() + b"\xe9\n")
     assert piped.exit_code == 1 and "UTF-8" in piped.error["message"], piped
     assert transactions(inv) == []
+
+
+def test_a_file_that_fails_while_it_is_read_is_refused_in_one_line():
+    """Opened, then a disk or network error while read: an error naming it, not a traceback."""
+    def failing():
+        yield "line_id,date,amount\n"
+        raise OSError(5, "Input/output error")
+
+    with pytest.raises(InputError, match="cannot read it: Input/output error"):
+        list(imports.rows(failing(), imports.TRANSACTION_FIELDS))
+
+
+def test_a_json_lines_key_given_twice_is_refused_naming_it_not_the_last_one_kept(inv):
+    line = inv.line("C-100", "Design")
+    refused_import(inv, "transaction", f'{{"line_id": {line}, "date": "2026-11-01", "amount": "1"}}\n'
+                                       f'{{"line_id": {line}, "date": "2026-11-01", "amount": "1", "amount": "2"}}\n',
+                   row=2, field="'amount' appears twice")
+
+
+def test_a_csv_column_given_twice_is_refused_naming_it(inv):
+    refused_import(inv, "transaction", "line_id,date,amount,Date\n1,2026-11-01,1,2026-11-02\n", row=1,
+                   field="'date' appears twice")
+
+
+@pytest.mark.parametrize("via", ["file", "stdin"])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_byte_that_is_not_utf8_is_refused_naming_its_row_after_the_rows_before_it(inv, via, fmt):
+    """The rows before it are read and checked first: a bad row among them is named first."""
+    line = inv.line("C-100", "Design")
+    if fmt == "csv":
+        good = [f"{line},2026-11-01,{n + 1},x" for n in range(6000)]
+        text = ("line_id,date,amount,description\n" + "\n".join(good) + "\n").encode()
+        bad_row = 6002
+        text += f"{line},2026-11-01,1,caf".encode() + b"\xe9\n" + f"{line},2026-11-01,1,x\n".encode()
+    else:
+        good = [json.dumps({"line_id": line, "date": "2026-11-01", "amount": n + 1}) for n in range(6000)]
+        text = ("\n".join(good) + "\n").encode()
+        bad_row = 6001
+        text += b'{"line_id": 1, "date": "2026-11-01", "amount": 1, "description": "caf\xe9"}\n'
+    path = Path(inv.db).parent / "latin1.txt"
+    path.write_bytes(text)
+    args = ("transaction", "import", "-", "--json") if via == "stdin" else ("transaction", "import", str(path), "--json")
+    result = inv(*args, input=text if via == "stdin" else None)
+    assert result.exit_code == 1 and result.error["message"] == f"row {bad_row}: not UTF-8 text", result
+    assert transactions(inv) == []
+    # A bad row before it is the one named.
+    earlier = text.replace(b"2026-11-01,77,", b"2026-11-01,7.777,", 1) if fmt == "csv" else \
+        text.replace(b'"amount": 77}', b'"amount": 7.777}', 1)
+    path.write_bytes(earlier)
+    result = inv(*args, input=earlier if via == "stdin" else None)
+    assert result.exit_code == 1 and result.error["message"].startswith("row 7" + ("8" if fmt == "csv" else "7")), result

@@ -2,6 +2,7 @@
 failures become a line on stderr and an exit code."""
 
 import importlib
+import os
 import sys
 from collections.abc import Iterator, Mapping
 from typing import Annotated
@@ -68,6 +69,11 @@ class InvoicerGroup(Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = list(sys.argv[1:] if args is None else args)
         as_json = "--json" in args
+        # Started with a stream closed (>&- under cron or a daemon), the command still runs;
+        # what it would print goes nowhere.
+        for name in ("stdout", "stderr"):
+            if getattr(sys, name) is None:
+                setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
         try:
             code = super().main(args=args, prog_name=prog_name or "invoicer", complete_var=complete_var,
                                 standalone_mode=False, **extra)
