@@ -15,6 +15,20 @@ SETUP_HINT = (
 )
 
 
+def start_hint(store: Store) -> str:
+    """What to type when no workflow instance is running, by where the book stands."""
+    jobs = [job for job in store.jobs() if engine.is_invoice_job_name(job.name)]
+    if not jobs:
+        return SETUP_HINT
+    job = next((job for job in jobs if job.active), jobs[0])
+    if not job.active:
+        return f"the job {job.name!r} is inactive; activate it with: invoicer job update {job.name!r} --active"
+    if store.instance(job) is None:
+        return (f"start the job's workflow with: invoicer job run-workflow {job.name!r} "
+                "--workflow ProcessRunCaller")
+    return f"its workflow was stopped; start it again with: invoicer job restart {job.name!r}"
+
+
 def run_once(store: Store, run_date: date | None, dry_run: bool = False, force: bool = False,
              allow_future: bool = False, shown: int | None = None) -> RunResult:
     """One call of the run, as cron makes it. `shown` keeps only that many invoices in the
@@ -29,7 +43,7 @@ def run_once(store: Store, run_date: date | None, dry_run: bool = False, force: 
     with store.writing(rollback=dry_run):
         instance = store.running_instance()
         if instance is None:
-            raise NotConfigured(f"no running workflow instance of a \"create invoices\" job; {SETUP_HINT}")
+            raise NotConfigured(f"no running workflow instance of a \"create invoices\" job; {start_hint(store)}")
         if not instance.job_active or not engine.is_invoice_job_name(instance.job_name):
             raise NotConfigured(
                 f"the job {instance.job_name!r} is inactive, so its workflow does not run; "

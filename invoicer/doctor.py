@@ -3,7 +3,7 @@ Each check says ok or what needs an operator; the exit code is that of the worst
 
 from dataclasses import dataclass
 
-from invoicer import clock, engine
+from invoicer import billing, clock, engine
 from invoicer.model import Skip
 from invoicer.store import SCHEMA_VERSION, Store
 
@@ -43,8 +43,8 @@ def examine(store: Store) -> Report:
                                 f"{clock.to_iso(engine.next_due(instance))} did not run "
                                 "(run `invoicer run-once`, or `invoicer job restart NAME`)", 5))
         if instance is None:
-            checks.append(Check("workflow", False, "no running workflow instance: cron's run-once will exit 4 "
-                                "(see `invoicer job run-workflow --help`)", 4))
+            checks.append(Check("workflow", False, "no running workflow instance: cron's run-once will exit 4; "
+                                + billing.start_hint(store), 4))
         elif not instance.job_active:
             checks.append(Check("workflow", False, f"the job {instance.job_name!r} is inactive: its workflow "
                                 "does not run (invoicer job update NAME --active)", 4))

@@ -38,9 +38,18 @@ def test_without_a_job_the_run_is_not_configured_exit_4(inv):
     assert "job create" in result.stderr
 
 
-def test_a_job_without_a_running_workflow_is_not_configured(inv):
+def test_a_job_without_a_running_workflow_is_not_configured_and_told_what_to_type(inv):
     inv.ok("job", "create", JOB)
-    assert inv("run-once", "--date", "2024-03-01").exit_code == 4
+    result = inv("run-once", "--date", "2024-03-01")
+    assert result.exit_code == 4 and f"invoicer job run-workflow '{JOB}'" in result.stderr
+    assert "job create" not in result.stderr  # the job exists: creating it again would fail
+    inv.ok("job", "run-workflow", JOB, "--workflow", "ProcessRunCaller")
+    inv.ok("job", "stop", JOB)
+    result = inv("run-once", "--date", "2024-03-01")
+    assert result.exit_code == 4 and f"invoicer job restart '{JOB}'" in result.stderr
+    assert f"invoicer job restart '{JOB}'" in inv("doctor").stdout
+    inv.ok("job", "update", JOB, "--inactive")
+    assert f"invoicer job update '{JOB}' --active" in inv("run-once", "--date", "2024-03-01").stderr
 
 
 def test_an_inactive_job_does_not_run(book):
