@@ -242,7 +242,7 @@ def _parsed_schedule(frequency, rrule, dates, start, end) -> DateSchedule:
     return schedules.make_schedule(
         frequency=None if frequency is None else frequency.strip().lower(),
         rrule=rrule,
-        dates=_parse_dates(dates) if dates else None,
+        dates=None if dates is None else _parse_dates(dates),
         start=parse_optional_date(start, "start"),
         end=parse_optional_date(end, "end"),
     )
@@ -295,9 +295,11 @@ class NewDateSchedules:
 
 
 def _parse_dates(text) -> list[date]:
-    parts = [p for p in str(text).replace(";", ",").split(",") if p.strip()]
-    if not parts:
+    if not str(text).strip():
         raise InputError("dates: give at least one date, like 2026-12-01,2027-01-01")
+    parts = str(text).replace(";", ",").split(",")
+    if not all(p.strip() for p in parts):
+        raise InputError(f"dates: {text!r} has an empty date between its commas")
     return [parse_date(p, "dates") for p in parts]
 
 
@@ -345,7 +347,9 @@ def remove_schedule(store: Store, schedule_id: int) -> dict:
             raise InvoicerError(f"id: milestone {schedule_id} is invoiced on {milestone.invoice}; "
                                 "only cancelling that invoice, while it is a draft, releases it")
         store.remove_schedule(schedule_id)
-        return {"id": schedule_id, "line_id": row["line_id"], "kind": row["kind"], "removed": True}
+        # The kinds as `schedule add` and `schedule list` print them.
+        kind = "milestone" if row["kind"] == "milestone" else "date"
+        return {"id": schedule_id, "line_id": row["line_id"], "kind": kind, "removed": True}
 
 
 @dataclass(frozen=True)

@@ -322,6 +322,15 @@ def test_a_milestones_option_given_to_a_date_based_schedule_is_refused_not_dropp
     assert inv.ok("schedule", "list") == before
 
 
+@pytest.mark.parametrize("dates", ["", " ", "2026-12-01,,2027-01-01", "2026-12-01,", ";2026-12-01"])
+def test_explicit_dates_with_an_empty_one_are_refused_naming_dates(book, dates):
+    """A value typed empty is a bad value, not an absent one: no date is dropped in silence."""
+    inv, tm, fp = book
+    before = inv.ok("schedule", "list")
+    refused(inv, "schedule", "add", tm, "--dates", dates, "--replace", field="dates")
+    assert inv.ok("schedule", "list") == before
+
+
 @pytest.mark.parametrize("extra", [("--start", "2026-12-01"), ("--end", "2027-12-01"), ("--replace",)])
 def test_a_date_based_schedules_option_given_to_a_milestone_is_refused_not_dropped(book, extra):
     inv, tm, fp = book
@@ -402,7 +411,7 @@ def test_schedule_remove_removes_a_milestone_not_invoiced(inv):
     line = inv.line("C-100", "Build", FP, "Fabrikam", "--amount", "1000")
     keep = inv.ok("schedule", "add", line, "--milestone", "One", "--date", "2026-12-01", "--amount", "400")["id"]
     gone = inv.ok("schedule", "add", line, "--milestone", "Two", "--date", "2027-01-01", "--amount", "600")["id"]
-    inv.ok("schedule", "remove", gone)
+    assert inv.ok("schedule", "remove", gone) == {"id": gone, "line_id": line, "kind": "milestone", "removed": True}
     assert [m["id"] for m in milestones(inv, line)] == [keep]
     # Its amount is free again for another milestone.
     inv.ok("schedule", "add", line, "--milestone", "Three", "--date", "2027-02-01", "--amount", "600")
@@ -428,7 +437,9 @@ def test_schedule_remove_of_a_date_schedule_keeps_what_it_billed_on_its_invoices
     inv.ok("transaction", "add", line, "--date", "2024-01-10", "--amount", "100")
     inv.setup_job()
     (invoice,) = inv.ok("run-once", "--date", "2024-02-01")["invoices"]
-    inv.ok("schedule", "remove", schedule)
+    added_kind = inv.ok("schedule", "list", line)["schedules"][0]["kind"]
+    removed = inv.ok("schedule", "remove", schedule)
+    assert removed == {"id": schedule, "line_id": line, "kind": added_kind, "removed": True} and added_kind == "date"
     assert date_schedules(inv, line) == []
     shown = inv.ok("invoice", "show", invoice["number"])
     assert (shown["total"], [l["line_id"] for l in shown["lines"]]) == ("100.00", [line])

@@ -551,6 +551,17 @@ def test_restart_while_another_jobs_instance_runs_is_refused_with_exit_3(inv):
 
 # update: Is Active -----------------------------------------------------------------------
 
+@pytest.mark.parametrize("command", [("job", "create", JOB), ("job", "update", JOB)])
+@pytest.mark.parametrize("flags", [("--active", "--inactive"), ("--inactive", "--active")])
+def test_active_and_inactive_together_are_a_usage_error_not_the_last_one_kept(inv, command, flags):
+    if command[1] == "update":
+        inv.ok("job", "create", JOB)
+    before = inv.ok("job", "list")
+    result = inv(*command, *flags, "--json")
+    assert result.exit_code == 2 and "contradict" in result.error["message"], result
+    assert inv.ok("job", "list") == before
+
+
 def test_update_inactive_keeps_the_instance_but_run_once_exits_4(inv):
     inv.setup_job("ProcessRunCaller")
     updated = inv.ok("job", "update", JOB, "--inactive")

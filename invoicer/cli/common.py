@@ -5,6 +5,7 @@ import os
 from typing import Annotated
 
 import typer
+from typer._click import exceptions as click  # Typer 0.29 vendors click
 from typer.core import TyperCommand, TyperGroup
 
 from invoicer.store import Store
@@ -42,6 +43,11 @@ class _ValuesAsGiven:
             if getattr(param, "_runtime_param", False) is None and \
                     (annotation is str or (annotation is bool and getattr(param, "is_flag", False))):
                 param._runtime_param = _AsGiven
+            # Click keeps the last of --active --inactive; a contradiction is refused instead.
+            if getattr(param, "secondary_opts", None) and not set(param.opts).isdisjoint(args) \
+                    and not set(param.secondary_opts).isdisjoint(args):
+                raise click.UsageError(f"{param.opts[0]} and {param.secondary_opts[0]} contradict each other; "
+                                       "give one", ctx=ctx)
         return super().parse_args(ctx, args)
 
 
