@@ -6,9 +6,13 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 PATH="$(cd "$here/.." && pwd)/.venv/bin:$PATH"
 export INVOICER_DB="${INVOICER_DB:-$here/demo.db}"
+# The example's clock: the day its invoices, as the README shows them, are made. Give
+# INVOICER_NOW (an ISO date-time) to run it on another day.
+export INVOICER_NOW="${INVOICER_NOW:-2026-11-24T09:00:00}"
 rm -f "$INVOICER_DB" "$INVOICER_DB-wal" "$INVOICER_DB-shm"
 JOB="Project operations create invoices"
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+step() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; "$@"; }
 
 step invoicer job create "$JOB" --job-type None --frequency Daily --active
 step invoicer contract import "$here/contracts.csv"
@@ -21,3 +25,4 @@ step invoicer job status
 step invoicer invoice show INV-000004
 step invoicer schedule list 1
 printf '\nThe book is in %s: try `INVOICER_DB=%s %s invoice list`.\n' "$INVOICER_DB" "$INVOICER_DB" "$(command -v invoicer)"
+printf 'Its clock was %s (INVOICER_NOW); without it, invoicer runs on today.\n' "$INVOICER_NOW"

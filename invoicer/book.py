@@ -34,7 +34,8 @@ from invoicer.money import (
 from invoicer.store import Store, schedule_from_row
 from invoicer.values import choice, iso_date, parse_date, parse_optional_date, parse_quantity, parse_text
 
-# How many upcoming run dates `schedule list` shows after the ones already due.
+# How many upcoming run dates `schedule list` shows after the ones already due, for a
+# schedule with no end (one with an end, or explicit dates, shows all of them).
 UPCOMING_SHOWN = 3
 
 
@@ -387,6 +388,9 @@ def _schedule_entry(store: Store, row: dict, line: Line, with_run_dates: bool) -
         invoiced = store.invoices_by_run_date(line.id)
         passed = store.passed_run_dates(line.id)
         horizon = max(clock.today(), processed or clock.today())
+        last = schedule.end or (schedule.dates[-1] if schedule.dates else None)
+        if last is not None:
+            horizon = max(horizon, last)  # every run date: there is an end to them
         shown = list(schedules.run_dates(schedule, None, horizon))
         # Run dates a replaced schedule billed stay in view.
         shown = sorted(set(shown) | {date.fromisoformat(d) for d in invoiced})

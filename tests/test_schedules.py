@@ -355,6 +355,19 @@ def test_schedule_list_shows_explicit_dates_sorted(inv, tm):
     assert listed(inv, tm) == ["2025-01-15", "2025-03-01", "2025-06-30"]
 
 
+def test_schedule_list_shows_every_run_date_up_to_the_end_of_a_schedule_that_has_one(inv, tm):
+    """Today is 2026-11-24 (conftest): the run dates to come are shown to the end."""
+    inv.ok("schedule", "add", tm, "--frequency", "monthly", "--start", "2026-10-01", "--end", "2027-09-30")
+    assert listed(inv, tm) == [f"2026-{m:02d}-01" for m in (10, 11, 12)] + [f"2027-{m:02d}-01" for m in range(1, 10)]
+    inv.ok("schedule", "add", tm, "--dates", "2026-12-01,2027-01-01,2027-02-01,2027-03-01,2028-01-01", "--replace")
+    assert listed(inv, tm) == ["2026-12-01", "2027-01-01", "2027-02-01", "2027-03-01", "2028-01-01"]
+
+
+def test_schedule_list_shows_the_next_three_run_dates_of_a_schedule_without_an_end(inv, tm):
+    inv.ok("schedule", "add", tm, "--frequency", "monthly", "--start", "2026-10-01")
+    assert listed(inv, tm) == ["2026-10-01", "2026-11-01", "2026-12-01", "2027-01-01", "2027-02-01"]
+
+
 def test_schedule_list_shows_run_dates_not_run_yet_before_any_invoice_run(inv, tm):
     inv.ok("schedule", "add", tm, "--frequency", "weekly", "--start", "2025-01-06", "--end", "2025-01-20")
     [entry] = inv.ok("schedule", "list", tm)["schedules"]
