@@ -28,6 +28,8 @@ def iso_date(text, field: str = "date") -> str:
             raise ValueError
         date.fromisoformat(raw)
     except ValueError:
+        if not raw:
+            raise InputError(f"{field}: missing (a date in the form YYYY-MM-DD)") from None
         raise InputError(f"{field}: {raw!r} is not a date in the form YYYY-MM-DD") from None
 
     return raw
@@ -39,8 +41,10 @@ def parse_optional_date(text, field: str) -> date | None:
 
 def parse_id(text, field: str = "id") -> int:
     raw = str(text).strip() if text is not None else ""
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18 or int(raw) == 0:
+    if not raw.isascii() or not raw.isdigit() or int(raw) == 0:
         raise InputError(f"{field}: {raw!r} is not an id (a positive whole number)")
+    if len(raw) > 18:
+        raise InputError(f"{field}: {raw} is too large to be an id")
     return int(raw)
 
 
@@ -85,6 +89,8 @@ def choice(text, options: tuple[str, ...], field: str) -> str:
     if text in options:
         return text
     raw = str(text).strip().lower() if text is not None else ""
+    if not raw:
+        raise InputError(f"{field}: missing (one of {', '.join(options)})")
     if raw not in options:
         raise InputError(f"{field}: {text!r} is not one of {', '.join(options)}")
     return raw

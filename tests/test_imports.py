@@ -864,3 +864,13 @@ def test_a_byte_that_is_not_utf8_is_refused_naming_its_row_after_the_rows_before
     path.write_bytes(earlier)
     result = inv(*args, input=earlier if via == "stdin" else None)
     assert result.exit_code == 1 and result.error["message"].startswith("row 7" + ("8" if fmt == "csv" else "7")), result
+
+
+@pytest.mark.parametrize("kind,text,row,field", [
+    ("transaction", "line_id,amount\n1,5\n", 2, "date: missing"),
+    ("contract", '{"contract": "C-1", "name": "A", "customer": "X"}\n', 1, "billing_method: missing (one of"),
+    ("transaction", "line_id,date,amount\n99999999999999999999999,2026-11-01,5\n", 2, "too large to be an id"),
+])
+def test_a_value_left_out_or_out_of_range_is_said_so(inv, kind, text, row, field):
+    assert inv.line("C-100", "Design") == 1
+    refused_import(inv, kind, text, row=row, field=field)
