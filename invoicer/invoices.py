@@ -1,7 +1,7 @@
 """Invoices after the run: list, show, confirm (final) and cancel (drafts only: what they
 billed becomes billable again); and the record of every Process step."""
 
-from invoicer.errors import InputError, InvoicerError
+from invoicer.errors import InputError, InvoicerError, NotFound
 from invoicer.model import Invoice, Run
 from invoicer.store import Store
 from invoicer.values import choice
@@ -12,6 +12,8 @@ STATUSES = ("draft", "confirmed", "cancelled")
 def list_invoices(store: Store, status: str | None = None, contract: str | None = None) -> list[Invoice]:
     status = choice(status, STATUSES, "status") if status else None
     with store.reading():
+        if contract is not None and store.contract(contract) is None:
+            raise NotFound(f"contract: no contract named {contract!r} (see `invoicer contract list`)")
         return store.invoices(status=status, contract=contract)
 
 

@@ -301,7 +301,9 @@ def test_invoice_list_filters_by_status_and_contract(book):
     book.ok("invoice", "confirm", run["invoices"][0]["number"])
     assert len(book.ok("invoice", "list", "--status", "draft")["invoices"]) == 1
     assert len(book.ok("invoice", "list", "--contract", "C-1")["invoices"]) == 2
-    assert book.ok("invoice", "list", "--contract", "nope")["invoices"] == []
+    # An unknown contract is said so, as `contract list NAME` says it (a typo is no empty list).
+    unknown = book("invoice", "list", "--contract", "nope", "--json")
+    assert unknown.exit_code == 1 and "no contract named 'nope'" in unknown.error["message"]
     assert book("invoice", "list", "--status", "paid").exit_code == 1
 
 
