@@ -516,7 +516,8 @@ class Store:
         first run date would not be the schedule's first), or has a date-based schedule (the
         unique index refuses it; one named twice too). Imports try this first: each line is
         looked up once, in SQLite. A batch it refuses goes through the rules row by row, which
-        say why."""
+        say why: those rules (book.NewDateSchedules) are the reference, this is their shortcut,
+        and tests/test_import_properties.py holds the two to the same outcome."""
         self.conn.execute("SAVEPOINT named_date_schedules")
         try:
             # CROSS JOIN keeps the rows in the outer loop, in file order: ids follow the file.
@@ -1060,7 +1061,7 @@ class Behind:
             except BaseException as error:  # raised in the caller's thread, by settle()
                 self.error = error
 
-    def settle(self):
+    def settle(self) -> object:
         """Wait for the insert under way, if any; raise its error, or return its result (once)."""
         if self.thread is not None:
             self.thread.join()
