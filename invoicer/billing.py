@@ -2,6 +2,7 @@
 step, and the Process step that turns every due line into draft invoices in one
 transaction. The store does the set-based work; the engine holds the rules."""
 
+import shlex
 from datetime import date, timedelta
 
 from invoicer import clock, engine, schedules
@@ -22,11 +23,12 @@ def start_hint(store: Store) -> str:
         return SETUP_HINT
     job = next((job for job in jobs if job.active), jobs[0])
     if not job.active:
-        return f"the job {job.name!r} is inactive; activate it with: invoicer job update {job.name!r} --active"
+        return (f"the job {job.name!r} is inactive; activate it with: "
+                f"invoicer job update {shlex.quote(job.name)} --active")
     if store.instance(job) is None:
-        return (f"start the job's workflow with: invoicer job run-workflow {job.name!r} "
+        return (f"start the job's workflow with: invoicer job run-workflow {shlex.quote(job.name)} "
                 "--workflow ProcessRunCaller")
-    return f"its workflow was stopped; start it again with: invoicer job restart {job.name!r}"
+    return f"its workflow was stopped; start it again with: invoicer job restart {shlex.quote(job.name)}"
 
 
 def run_once(store: Store, run_date: date | None, dry_run: bool = False, force: bool = False,
@@ -47,7 +49,7 @@ def run_once(store: Store, run_date: date | None, dry_run: bool = False, force: 
         if not instance.job_active or not engine.is_invoice_job_name(instance.job_name):
             raise NotConfigured(
                 f"the job {instance.job_name!r} is inactive, so its workflow does not run; "
-                f"activate it with: invoicer job update {instance.job_name!r} --active"
+                f"activate it with: invoicer job update {shlex.quote(instance.job_name)} --active"
             )
         return process(store, instance, run_date, force=force, dry_run=dry_run, shown=shown)
 

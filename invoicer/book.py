@@ -34,9 +34,11 @@ from invoicer.money import (
 from invoicer.store import Store, schedule_from_row
 from invoicer.values import choice, iso_date, parse_date, parse_optional_date, parse_quantity, parse_text
 
-# How many upcoming run dates `schedule list` shows after the ones already due, for a
-# schedule with no end (one with an end, or explicit dates, shows all of them).
+# The run dates to come that `schedule list` shows after the ones already due: all of them
+# when a schedule ends within ALL_SHOWN more (an end, explicit dates, an rrule's COUNT or
+# UNTIL); else the next UPCOMING_SHOWN.
 UPCOMING_SHOWN = 3
+ALL_SHOWN = 36
 
 
 # contract lines ---------------------------------------------------------------------------
@@ -195,16 +197,16 @@ def _add_schedule(store: Store, line: Line, frequency=None, rrule=None, dates=No
     if milestone is not None:
         if date_based:
             raise InputError("schedule: give either a milestone or a date-based schedule, not both")
-        only_for_date_based(start=start, end=end, replace=replace)
         if line.billing_method != FIXED_PRICE:
             raise InvoicerError(f"line {line.id} is time-and-material: it needs a date-based invoice schedule "
                                 "(--frequency, --rrule or --dates), not milestones")
+        only_for_date_based(start=start, end=end, replace=replace)
         return "milestone", _add_milestone(store, line, milestone, milestone_date, amount, percent, ready)
     if not date_based:
         raise InputError("schedule: give --frequency, --rrule or --dates for a date-based schedule, "
                          "or --milestone NAME --date DATE --amount|--percent")
-    only_for_milestones(date=milestone_date, amount=amount, percent=percent, ready=ready)
     schedule = _date_schedule(line, frequency, rrule, dates, start, end)
+    only_for_milestones(date=milestone_date, amount=amount, percent=percent, ready=ready)
     existing = store.date_schedule(line.id)
     if existing and not replace:
         raise InvoicerError(f"line {line.id} already has a date-based schedule (id {existing['id']}); "
@@ -277,8 +279,11 @@ class NewDateSchedules:
         self.state = self.store.date_schedule_state(line_ids)
         self.given = {line_id for line_id, _, _ in self.new}
 
-    def check(self, line: Line, frequency=None, rrule=None, dates=None, start=None, end=None) -> None:
+    def check(self, line: Line, frequency=None, rrule=None, dates=None, start=None, end=None,
+              **milestone_values) -> None:
+        """Check a row; a milestone's values (date, amount, percent, ready) are refused."""
         schedule = _date_schedule(line, frequency, rrule, dates, start, end)
+        only_for_milestones(**milestone_values)
         existing, processed = self.state[line.id]
         if line.id in self.given or (existing is not None and existing > self.before):
             raise InvoicerError(f"line {line.id} has a date-based schedule earlier in this file; "
@@ -300,7 +305,7 @@ def _parse_dates(text) -> list[date]:
         raise InputError("dates: give at least one date, like 2026-12-01,2027-01-01")
     parts = str(text).replace(";", ",").split(",")
     if not all(p.strip() for p in parts):
-        raise InputError(f"dates: {text!r} has an empty date between its commas")
+        raise InputError(f"dates: {text!r} has an empty date between its separators")
     return [parse_date(p, "dates") for p in parts]
 
 
@@ -388,19 +393,19 @@ def _schedule_entry(store: Store, row: dict, line: Line, with_run_dates: bool) -
         invoiced = store.invoices_by_run_date(line.id)
         passed = store.passed_run_dates(line.id)
         horizon = max(clock.today(), processed or clock.today())
-        last = schedule.end or (schedule.dates[-1] if schedule.dates else None)
-        if last is not None:
-            horizon = max(horizon, last)  # every run date: there is an end to them
         shown = list(schedules.run_dates(schedule, None, horizon))
         # Run dates a replaced schedule billed stay in view.
         shown = sorted(set(shown) | {date.fromisoformat(d) for d in invoiced})
-        upcoming = shown[-1] if shown else None
-        for _ in range(UPCOMING_SHOWN):
-            upcoming = schedules.next_run_date(schedule, upcoming if upcoming else horizon)
+        ends = schedule.end is not None or bool(schedule.dates) or \
+            any(part in (schedule.rrule or "") for part in ("COUNT=", "UNTIL="))
+        to_come: list[date] = []
+        upcoming = max(shown[-1], horizon) if shown else horizon
+        while len(to_come) < (ALL_SHOWN + 1 if ends else UPCOMING_SHOWN):
+            upcoming = schedules.next_run_date(schedule, upcoming)
             if upcoming is None:
                 break
-            if upcoming > horizon:
-                shown.append(upcoming)
+            to_come.append(upcoming)
+        shown += to_come if len(to_come) <= ALL_SHOWN else to_come[:UPCOMING_SHOWN]
         for d in shown:
             if processed is None or d > processed:
                 run_dates.append(RunDate(d, "not-run-yet"))

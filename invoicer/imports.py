@@ -103,7 +103,7 @@ def _csv_rows(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple[i
             values.append(None)
             yield number, pick(values)
     except csv.Error as error:
-        raise InputError(f"row {reader.line_num}: not valid CSV ({error})") from None
+        raise InputError(f"row {number + 1}: not valid CSV ({error})") from None
     except _NotUtf8:
         raise InputError(f"row {number + 1}: not UTF-8 text") from None
 
@@ -267,8 +267,8 @@ class _ScheduleRules:
         _, _, _, frequency, rrule, start, end, dates, milestone, when, amount, percent, ready = row
         ready = parse_bool(ready, "ready")
         if milestone is None and any(v is not None for v in (frequency, rrule, dates)):
-            book.only_for_milestones(date=when, amount=amount, percent=percent, ready=ready)
-            return self.new.check(line, frequency, rrule, dates, start, end)
+            return self.new.check(line, frequency, rrule, dates, start, end,
+                                  date=when, amount=amount, percent=percent, ready=ready)
         # A milestone (or a row that is neither) reads and writes the book row by row:
         # what is checked so far is written first, so that ids follow the file.
         self.behind.settle()

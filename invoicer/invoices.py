@@ -12,9 +12,14 @@ STATUSES = ("draft", "confirmed", "cancelled")
 def list_invoices(store: Store, status: str | None = None, contract: str | None = None) -> list[Invoice]:
     status = choice(status, STATUSES, "status") if status else None
     with store.reading():
-        if contract is not None and store.contract(contract) is None:
-            raise NotFound(f"contract: no contract named {contract!r} (see `invoicer contract list`)")
+        _known_contract(store, contract)
         return store.invoices(status=status, contract=contract)
+
+
+def _known_contract(store: Store, contract: str | None) -> None:
+    """A contract to filter by must exist: a typo is no empty list."""
+    if contract is not None and store.contract(contract) is None:
+        raise NotFound(f"contract: no contract named {contract!r} (see `invoicer contract list`)")
 
 
 def show(store: Store, number: str) -> Invoice:
@@ -56,6 +61,7 @@ def export(store: Store, number: str | None, every: bool, status: str | None, co
         return [show(store, number)]
     status = choice(status, STATUSES, "status") if status else None
     with store.reading():
+        _known_contract(store, contract)
         return store.invoices(status=status, contract=contract, details=fmt == "json")
 
 

@@ -1,6 +1,8 @@
 """The batch job and its workflow instance (the seed's steps 1-6): the "create invoices"
 name rule, the one running instance per database, status, stop and restart."""
 
+import shlex
+
 from invoicer import billing, clock, engine
 from invoicer.errors import Conflict, InputError, InvoicerError
 from invoicer.model import (
@@ -40,7 +42,7 @@ def run_workflow(store: Store, name: str, workflow: str) -> tuple[JobStatus, Run
         job = store.job(name)
         if not job.active:
             raise InvoicerError(f"the job {name!r} is inactive (Is Active: No); "
-                                f"activate it with: invoicer job update {name!r} --active")
+                                f"activate it with: invoicer job update {shlex.quote(name)} --active")
         running = store.running_instance()
         if running is not None:
             raise Conflict(
@@ -57,10 +59,10 @@ def restart(store: Store, name: str) -> tuple[JobStatus, RunResult | None]:
         instance = store.instance(job)
         if instance is None:
             raise InvoicerError(f"the job {name!r} has no workflow instance; start one with: "
-                                f"invoicer job run-workflow {name!r} --workflow {PROCESS_RUN_CALLER}")
+                                f"invoicer job run-workflow {shlex.quote(name)} --workflow {PROCESS_RUN_CALLER}")
         if not job.active:
             raise InvoicerError(f"the job {name!r} is inactive (Is Active: No); "
-                                f"activate it with: invoicer job update {name!r} --active")
+                                f"activate it with: invoicer job update {shlex.quote(name)} --active")
         if instance.running and not engine.is_stalled(instance, job.active, clock.now()):
             raise Conflict(f"the workflow instance of {name!r} is running; restart it only if it stops running")
         running = store.running_instance()

@@ -41,10 +41,12 @@ def parse_optional_date(text, field: str) -> date | None:
 
 def parse_id(text, field: str = "id") -> int:
     raw = str(text).strip() if text is not None else ""
-    if not raw.isascii() or not raw.isdigit() or int(raw) == 0:
-        raise InputError(f"{field}: {raw!r} is not an id (a positive whole number)")
-    if len(raw) > 18:
-        raise InputError(f"{field}: {raw} is too large to be an id")
+    shown = raw if len(raw) <= 30 else raw[:27] + "..."
+    # The length first: int() of thousands of digits is slow, and refused past 4300.
+    if not raw.isascii() or not raw.isdigit() or not raw.lstrip("0"):
+        raise InputError(f"{field}: {shown!r} is not an id (a positive whole number)")
+    if len(raw.lstrip("0")) > 18:
+        raise InputError(f"{field}: {shown} is too large to be an id")
     return int(raw)
 
 

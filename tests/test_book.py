@@ -331,6 +331,15 @@ def test_explicit_dates_with_an_empty_one_are_refused_naming_dates(book, dates):
     assert inv.ok("schedule", "list") == before
 
 
+def test_the_wrong_kind_for_the_line_is_said_before_an_option_of_the_other_kind(book):
+    """The spec's message says which kind the line needs; an extra option does not hide it."""
+    inv, tm, fp = book
+    refused(inv, "schedule", "add", fp, "--frequency", "monthly", "--start", "2026-12-01", "--amount", "5",
+            field="needs milestones")
+    refused(inv, "schedule", "add", tm, "--milestone", "M", "--date", "2026-12-01", "--amount", "5",
+            "--start", "2026-12-01", field="needs a date-based invoice schedule")
+
+
 @pytest.mark.parametrize("extra", [("--start", "2026-12-01"), ("--end", "2027-12-01"), ("--replace",)])
 def test_a_date_based_schedules_option_given_to_a_milestone_is_refused_not_dropped(book, extra):
     inv, tm, fp = book

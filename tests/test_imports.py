@@ -874,3 +874,20 @@ def test_a_byte_that_is_not_utf8_is_refused_naming_its_row_after_the_rows_before
 def test_a_value_left_out_or_out_of_range_is_said_so(inv, kind, text, row, field):
     assert inv.line("C-100", "Design") == 1
     refused_import(inv, kind, text, row=row, field=field)
+
+
+@pytest.mark.parametrize("digits", [19, 4301, 5000])
+def test_an_id_of_thousands_of_digits_is_too_large_not_a_crash(inv, digits):
+    assert inv.line("C-100", "Design") == 1
+    refused_import(inv, "transaction", f"line_id,date,amount\n{'1' * digits},2026-11-01,5\n", row=2,
+                   field="too large to be an id")
+    result = inv("schedule", "remove", "1" * digits, "--json")
+    assert result.exit_code == 1 and "too large" in result.error["message"]
+    assert inv.ok("transaction", "list", "--line", "0" * 30 + "1")["transactions"] == []
+
+
+def test_a_csv_syntax_error_names_its_record_not_its_physical_line(inv):
+    """Row 2 spans two lines (a blank cell, absent); row 3 has a stray quote: row 3, not line 4."""
+    refused_import(inv, "contract", 'contract,name,customer,billing_method,project\n'
+                                    'C-1,A,X,time-and-material," \n "\n'
+                                    'C-1,B,X,time-and-material,"bad"quote\n', row=3, field="not valid CSV")

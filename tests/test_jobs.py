@@ -562,6 +562,12 @@ def test_active_and_inactive_together_are_a_usage_error_not_the_last_one_kept(in
     assert inv.ok("job", "list") == before
 
 
+def test_a_flag_given_as_an_options_value_is_that_value_not_a_contradiction(inv):
+    result = inv("job", "create", "B create invoices", "--frequency", "--inactive", "--active", "--json")
+    assert result.exit_code == 1 and "frequency" in result.error["message"], result
+    assert inv("job", "update", JOB, "--active", "--inactive", "--help").exit_code == 0
+
+
 def test_update_inactive_keeps_the_instance_but_run_once_exits_4(inv):
     inv.setup_job("ProcessRunCaller")
     updated = inv.ok("job", "update", JOB, "--inactive")

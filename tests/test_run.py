@@ -1,5 +1,7 @@
 """The invoice run (spec section 4) and the invoices it makes (section 5), through the CLI."""
 
+import shlex
+
 import pytest
 
 from tests.conftest import JOB
@@ -50,6 +52,14 @@ def test_a_job_without_a_running_workflow_is_not_configured_and_told_what_to_typ
     assert f"invoicer job restart '{JOB}'" in inv("doctor").stdout
     inv.ok("job", "update", JOB, "--inactive")
     assert f"invoicer job update '{JOB}' --active" in inv("run-once", "--date", "2024-03-01").stderr
+
+
+def test_the_command_to_type_quotes_the_job_name_for_a_shell(inv):
+    name = "Bob's $HOME create invoices"
+    inv.ok("job", "create", name)
+    message = inv("run-once", "--date", "2024-03-01", "--json").error["message"]
+    typed = shlex.split(message.partition("with: ")[2])
+    assert typed[:4] == ["invoicer", "job", "run-workflow", name], message
 
 
 def test_an_inactive_job_does_not_run(book):
@@ -302,8 +312,9 @@ def test_invoice_list_filters_by_status_and_contract(book):
     assert len(book.ok("invoice", "list", "--status", "draft")["invoices"]) == 1
     assert len(book.ok("invoice", "list", "--contract", "C-1")["invoices"]) == 2
     # An unknown contract is said so, as `contract list NAME` says it (a typo is no empty list).
-    unknown = book("invoice", "list", "--contract", "nope", "--json")
-    assert unknown.exit_code == 1 and "no contract named 'nope'" in unknown.error["message"]
+    for command in (("invoice", "list"), ("invoice", "export", "--all")):
+        unknown = book(*command, "--contract", "nope", "--json")
+        assert unknown.exit_code == 1 and "no contract named 'nope'" in unknown.error["message"]
     assert book("invoice", "list", "--status", "paid").exit_code == 1
 
 

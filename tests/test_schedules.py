@@ -363,6 +363,21 @@ def test_schedule_list_shows_every_run_date_up_to_the_end_of_a_schedule_that_has
     assert listed(inv, tm) == ["2026-12-01", "2027-01-01", "2027-02-01", "2027-03-01", "2028-01-01"]
 
 
+@pytest.mark.parametrize("args", [("--frequency", "daily", "--start", "2026-01-01", "--end", "9999-12-31"),
+                                  ("--frequency", "monthly", "--start", "2026-10-01", "--end", "2029-12-31"),
+                                  ("--rrule", "FREQ=WEEKLY;UNTIL=20400101", "--start", "2026-11-02")])
+def test_schedule_list_of_a_schedule_ending_far_away_shows_the_next_three(inv, tm, args):
+    """Not the thousands of run dates to its end: they would take minutes and gigabytes."""
+    inv.ok("schedule", "add", tm, *args)
+    shown = listed(inv, tm)
+    assert len([d for d in shown if d > "2026-11-24"]) == 3
+
+
+def test_schedule_list_of_an_rrule_with_a_count_shows_all_its_run_dates(inv, tm):
+    inv.ok("schedule", "add", tm, "--rrule", "FREQ=MONTHLY;COUNT=6;BYMONTHDAY=15", "--start", "2026-11-01")
+    assert listed(inv, tm) == ["2026-11-15", "2026-12-15", "2027-01-15", "2027-02-15", "2027-03-15", "2027-04-15"]
+
+
 def test_schedule_list_shows_the_next_three_run_dates_of_a_schedule_without_an_end(inv, tm):
     inv.ok("schedule", "add", tm, "--frequency", "monthly", "--start", "2026-10-01")
     assert listed(inv, tm) == ["2026-10-01", "2026-11-01", "2026-12-01", "2027-01-01", "2027-02-01"]

@@ -38,17 +38,38 @@ class _ValuesAsGiven:
     nothing and Typer's own coercion runs: slower, the same values."""
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        for param in self.get_params(ctx):
+        params = self.get_params(ctx)
+        for param in params:
             annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
             if getattr(param, "_runtime_param", False) is None and \
                     (annotation is str or (annotation is bool and getattr(param, "is_flag", False))):
                 param._runtime_param = _AsGiven
-            # Click keeps the last of --active --inactive; a contradiction is refused instead.
-            if getattr(param, "secondary_opts", None) and not set(param.opts).isdisjoint(args) \
-                    and not set(param.secondary_opts).isdisjoint(args):
-                raise click.UsageError(f"{param.opts[0]} and {param.secondary_opts[0]} contradict each other; "
-                                       "give one", ctx=ctx)
+        _refuse_both_of_a_pair(ctx, params, args)
         return super().parse_args(ctx, args)
+
+
+def _refuse_both_of_a_pair(ctx: typer.Context, params: list, args: list[str]) -> None:
+    """Click keeps the last of --active --inactive: a contradiction is refused instead. Only
+    options count: not an option's value, nor what follows --."""
+    pairs = [p for p in params if getattr(p, "secondary_opts", None)]
+    if not pairs or "--help" in args:
+        return
+    takes_value = {opt for p in params if getattr(p, "opts", None) and not getattr(p, "is_flag", True)
+                   for opt in p.opts}
+    given, skip = set(), False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--":
+            break
+        elif arg in takes_value:
+            skip = True
+        else:
+            given.add(arg)
+    for param in pairs:
+        if not given.isdisjoint(param.opts) and not given.isdisjoint(param.secondary_opts):
+            raise click.UsageError(f"{param.opts[0]} and {param.secondary_opts[0]} contradict each other; "
+                                   "give one", ctx=ctx)
 
 
 class Command(_ValuesAsGiven, TyperCommand):
