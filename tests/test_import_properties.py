@@ -24,6 +24,7 @@ from invoicer.store import Store
 from invoicer.values import parse_bool
 
 from .conftest import NOW, Invoicer
+from .test_imports import run_then_remove_schedule
 
 # The book: C-1 has two time-and-material lines (B with a schedule already), a fixed-price
 # line worth 1000 and a line R whose schedule ran on 2026-10-01 and was then removed;
@@ -43,12 +44,7 @@ def base(tmp_path_factory):
         ids = {name: inv.line(contract, name) for contract, name in LINES[:2] + LINES[3:5]}
         ids["F"] = inv.line("C-1", "F", "fixed-price", "Fabrikam", "--amount", "1000")
         inv.ok("schedule", "add", ids["B"], "--frequency", "monthly", "--start", "2026-01-01")
-        inv.ok("schedule", "add", ids["R"], "--frequency", "monthly", "--start", "2026-09-01")
-        inv.ok("transaction", "add", ids["R"], "--date", "2026-08-20", "--amount", "10")
-        inv.setup_job()
-        inv.ok("run-once", "--date", "2026-10-01")
-        (schedule,) = inv.ok("schedule", "list", ids["R"])["schedules"]
-        inv.ok("schedule", "remove", schedule["id"])
+        run_then_remove_schedule(inv, ids["R"])
     return path, ids
 
 

@@ -654,18 +654,15 @@ def test_schedule_import_in_batches_a_second_schedule_for_a_line_is_refused_at_i
     refused_import(inv, "schedule", as_jsonl([first, other, existing]), row=3, field="already has a date-based schedule")
 
 
-def test_schedule_import_a_replaced_schedule_keeps_the_run_dates_already_processed(book):
-    """A line whose schedule was removed after runs: the imported one starts after them."""
-    inv, ids = book
-    inv.ok("schedule", "add", ids["monthly"], "--frequency", "monthly", "--start", "2026-09-01")
-    inv.ok("transaction", "add", ids["monthly"], "--date", "2026-08-20", "--amount", "10")
+def run_then_remove_schedule(inv, line_id):
+    """Give the line a monthly schedule from 2026-09-01, run it for 2026-10-01 (processed
+    through that date), then remove the schedule: a line run before, with none now."""
+    inv.ok("schedule", "add", line_id, "--frequency", "monthly", "--start", "2026-09-01")
+    inv.ok("transaction", "add", line_id, "--date", "2026-08-20", "--amount", "10")
     inv.setup_job()
     inv.ok("run-once", "--date", "2026-10-01")
-    (schedule,) = inv.ok("schedule", "list", ids["monthly"])["schedules"]
+    (schedule,) = inv.ok("schedule", "list", line_id)["schedules"]
     inv.ok("schedule", "remove", schedule["id"])
-    imports_ok(inv, "schedule", as_jsonl([{"line_id": ids["monthly"], "frequency": "monthly", "start": "2026-09-01"}]))
-    (schedule,) = inv.ok("schedule", "list", ids["monthly"])["schedules"]
-    assert schedule["next_run_date"] == "2026-11-01"
 
 
 # A batch whose every row is a date-based schedule for a line named by contract and line is
@@ -698,18 +695,15 @@ def test_schedule_import_by_names_lines_and_ids_follow_the_file_across_both_ways
 
 
 @pytest.mark.parametrize("batch", [1, 2, 5000])
-def test_schedule_import_by_names_a_line_run_before_starts_after_its_processed_run_dates(
-        book, monkeypatch, batch):
+@pytest.mark.parametrize("by", ["id", "names"])
+def test_schedule_import_a_line_run_before_starts_after_its_processed_run_dates(book, monkeypatch, batch, by):
+    """A line whose schedule was removed after runs: the imported one starts after them."""
     inv, ids = book
     monkeypatch.setattr(imports, "BATCH", batch)
-    inv.ok("schedule", "add", ids["monthly"], "--frequency", "monthly", "--start", "2026-09-01")
-    inv.ok("transaction", "add", ids["monthly"], "--date", "2026-08-20", "--amount", "10")
-    inv.setup_job()
-    inv.ok("run-once", "--date", "2026-10-01")
-    (schedule,) = inv.ok("schedule", "list", ids["monthly"])["schedules"]
-    inv.ok("schedule", "remove", schedule["id"])
+    run_then_remove_schedule(inv, ids["monthly"])
+    monthly = {"line_id": ids["monthly"]} if by == "id" else named("C-100", "Monthly")
     rows = [named("C-100", "Rule", frequency="monthly", start="2026-09-01"),
-            named("C-100", "Monthly", frequency="monthly", start="2026-09-01")]
+            monthly | {"frequency": "monthly", "start": "2026-09-01"}]
     imports_ok(inv, "schedule", as_jsonl(rows))
     assert schedule_listing(inv, ids["rule"])[0]["next_run_date"] == "2026-09-01"
     assert schedule_listing(inv, ids["monthly"])[0]["next_run_date"] == "2026-11-01"
