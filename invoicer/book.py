@@ -200,13 +200,13 @@ def _add_schedule(store: Store, line: Line, frequency=None, rrule=None, dates=No
         if line.billing_method != FIXED_PRICE:
             raise InvoicerError(f"line {line.id} is time-and-material: it needs a date-based invoice schedule "
                                 "(--frequency, --rrule or --dates), not milestones")
-        only_for_date_based(start=start, end=end, replace=replace)
+        refuse_other_kind(MILESTONE, start=start, end=end, replace=replace)
         return "milestone", _add_milestone(store, line, milestone, milestone_date, amount, percent, ready)
     if not date_based:
         raise InputError("schedule: give --frequency, --rrule or --dates for a date-based schedule, "
                          "or --milestone NAME --date DATE --amount|--percent")
     schedule = _date_schedule(line, frequency, rrule, dates, start, end)
-    only_for_milestones(date=milestone_date, amount=amount, percent=percent, ready=ready)
+    refuse_other_kind(DATE_BASED, date=milestone_date, amount=amount, percent=percent, ready=ready)
     existing = store.date_schedule(line.id)
     if existing and not replace:
         raise InvoicerError(f"line {line.id} already has a date-based schedule (id {existing['id']}); "
@@ -217,20 +217,17 @@ def _add_schedule(store: Store, line: Line, frequency=None, rrule=None, dates=No
     return "dates", store.add_date_schedule(line.id, schedule, schedules.next_run_date(schedule, processed))
 
 
-def only_for_milestones(**values) -> None:
-    """Refuse a milestone's value given to a date-based schedule: dropped, it would leave the
-    operator believing the schedule bills it."""
-    for field, value in values.items():
-        if value not in (None, False):
-            raise InputError(f"{field}: applies to a milestone, not to a date-based schedule "
-                             "(which bills the line's transactions)")
+DATE_BASED, MILESTONE = "a date-based schedule", "a milestone"
 
 
-def only_for_date_based(**values) -> None:
-    """Refuse a date-based schedule's value given to a milestone."""
+def refuse_other_kind(kind: str, **values) -> None:
+    """Refuse a value given to a schedule of `kind` that only the other kind takes (a
+    milestone's amount on a date-based schedule, say): dropped in silence, it would leave
+    the operator believing the schedule bills it."""
     for field, value in values.items():
         if value not in (None, False):
-            raise InputError(f"{field}: applies to a date-based schedule, not to a milestone")
+            other = MILESTONE if kind == DATE_BASED else DATE_BASED
+            raise InputError(f"{field}: applies to {other}, not to {kind}")
 
 
 def _date_schedule(line: Line, frequency, rrule, dates, start, end) -> DateSchedule:
@@ -283,7 +280,7 @@ class NewDateSchedules:
               **milestone_values) -> None:
         """Check a row; a milestone's values (date, amount, percent, ready) are refused."""
         schedule = _date_schedule(line, frequency, rrule, dates, start, end)
-        only_for_milestones(**milestone_values)
+        refuse_other_kind(DATE_BASED, **milestone_values)
         existing, processed = self.state[line.id]
         if line.id in self.given or (existing is not None and existing > self.before):
             raise InvoicerError(f"line {line.id} has a date-based schedule earlier in this file; "
