@@ -1,0 +1,152 @@
+"""Invoice documents: the room at the edge where invoices become files a customer, a tax
+office and an accounting system accept (PDF, UBL 2.1, Factur-X). It is fed the same
+records as the JSON, turned into a `Document` by `document()`; the billing core knows no
+output format, and nothing here reads the database.
+
+A `Document` holds what a document shows, already in its own terms: amounts are
+magnitudes (a credit note's are positive, its type says that it credits), parties are
+as they were when the invoice was confirmed, the invoicing period is worked out."""
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import NamedTuple
+
+INVOICE, CREDIT_NOTE = "380", "381"  # UNTDID 1001 document types
+# EN 16931 (BR-DEC-*) allows two decimals at most.
+MAX_DECIMALS = 2
+
+
+class Party(NamedTuple):
+    """The seller or the customer, as a document names them."""
+
+    name: str
+    country: str | None = None
+    street: str | None = None
+    city: str | None = None
+    postcode: str | None = None
+    vat_id: str | None = None
+    tax_registration: str | None = None
+    legal_id: str | None = None
+    email: str | None = None
+    electronic_address: str | None = None  # SCHEME:ID, SCHEME of the Peppol EAS list
+    iban: str | None = None
+    bic: str | None = None
+    reference: str | None = None  # the buyer's reference (a customer's)
+
+
+class Item(NamedTuple):
+    """One thing an invoice line bills (or a credit note line credits): a transaction or a
+    milestone, with what the line shows of it."""
+
+    date: date
+    text: str
+    amount: Decimal
+
+
+class DocumentLine(NamedTuple):
+    id: int
+    name: str
+    amount: Decimal
+    tax_category: str | None
+    tax_rate: Decimal | None
+    exemption_reason: str | None
+    items: tuple[Item, ...] = ()
+
+
+class TaxGroup(NamedTuple):
+    category: str
+    rate: Decimal | None
+    taxable: Decimal
+    amount: Decimal
+    exemption_reason: str | None = None  # reasons of its lines, joined with "; "
+
+
+class Document(NamedTuple):
+    number: str
+    type_code: str  # INVOICE | CREDIT_NOTE
+    status: str  # draft | confirmed | cancelled
+    contract: str
+    currency: str
+    digits: int  # the currency's minor unit
+    run_date: date
+    issue_date: date | None
+    due_date: date | None
+    payment_terms_days: int | None
+    seller: Party
+    customer: Party
+    lines: tuple[DocumentLine, ...]
+    tax: tuple[TaxGroup, ...]
+    total: Decimal
+    tax_total: Decimal
+    total_with_tax: Decimal
+    credits: str | None = None  # the invoice a credit note corrects
+    credits_issue_date: date | None = None
+    reason: str | None = None
+
+    @property
+    def credit_note(self) -> bool:
+        return self.type_code == CREDIT_NOTE
+
+    @property
+    def period(self) -> tuple[date, date]:
+        """The invoicing period: from the earliest date of the items to the latest of the
+        run date minus one and those dates (a credit note: its invoice's run date)."""
+        days = [item.date for line in self.lines for item in line.items]
+        end = max([self.run_date - timedelta(days=1), *days])
+        return min(days or [end]), end
+
+    @property
+    def payment_terms(self) -> str | None:
+        if self.payment_terms_days is None:
+            return None
+        due = f", due {self.due_date.isoformat()}" if self.due_date else ""
+        return f"Payment within {self.payment_terms_days} days of the issue date{due}"
+
+    def money(self, amount: Decimal) -> str:
+        """An amount as the document writes it: the currency's decimals, no sign."""
+        return f"{abs(amount):.{self.digits}f}"
+
+
+def exemption_reasons(lines: Iterable[DocumentLine], category: str, rate: Decimal | None) -> str | None:
+    """The exemption reasons of a tax group's lines, each once, in line order, joined with '; '."""
+    reasons = []
+    for line in lines:
+        if (line.tax_category, line.tax_rate) == (category, rate) and line.exemption_reason \
+                and line.exemption_reason not in reasons:
+            reasons.append(line.exemption_reason)
+    return "; ".join(reasons) or None
+
+
+def write_whole(path: str, content: bytes) -> None:
+    """Write a file whole or not at all: a temporary file beside it, renamed into place."""
+    folder = os.path.dirname(path) or "."
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".invoicer-", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def renderer(fmt: str) -> tuple[Callable[[Document], bytes], str]:
+    """The function that renders a document in FMT, and the file's extension."""
+    if fmt == "ubl":
+        from invoicer.documents.ubl import render
+        return render, "xml"
+    if fmt == "facturx":
+        from invoicer.documents.facturx import render
+        return render, "pdf"
+    if fmt == "pdf":
+        from invoicer.documents.pdf import render
+        return render, "pdf"
+    raise ValueError(fmt)
