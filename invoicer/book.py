@@ -9,7 +9,7 @@ from functools import lru_cache
 from datetime import date
 from decimal import Decimal, localcontext
 
-from invoicer import clock, schedules
+from invoicer import clock, schedules, tax
 from invoicer.errors import InputError, InvoicerError
 from invoicer.model import (
     BILLING_METHODS,
@@ -32,6 +32,7 @@ from invoicer.money import (
     to_minor,
 )
 from invoicer.store import Store, schedule_from_row
+from invoicer.tax import rate_to_store
 from invoicer.values import choice, iso_date, parse_date, parse_optional_date, parse_quantity, parse_text
 
 # The run dates to come that `schedule list` shows after the ones already due: all of them
@@ -44,10 +45,12 @@ ALL_SHOWN = 36
 # contract lines ---------------------------------------------------------------------------
 
 def add_line(store: Store, contract: str, name: str, customer: str, billing_method: str,
-             amount=None, not_to_exceed=None, project=None, currency=None) -> Line:
+             amount=None, not_to_exceed=None, project=None, currency=None,
+             tax_category=None, tax_rate=None, tax_exemption_reason=None) -> Line:
     with store.writing():
         lines = NewLines(store)
-        row = (contract, name, customer, billing_method, amount, not_to_exceed, project, currency)
+        row = (contract, name, customer, billing_method, amount, not_to_exceed, project, currency,
+               tax_category, tax_rate, tax_exemption_reason)
         lines.fetch([row])
         key = lines.check(row)
         store.add_lines(*lines.take())
@@ -59,7 +62,8 @@ class NewLines:
     as imports need: the contracts and lines a batch names are read in two queries, each row
     is checked against them and the rows before it, and the batch is written in two
     statements. A row is (contract, name, customer, billing_method, amount, not_to_exceed,
-    project, currency), as `contract import` reads it."""
+    project, currency, tax_category, tax_rate, tax_exemption_reason), as `contract import`
+    reads it."""
 
     def __init__(self, store: Store):
         self.store = store
@@ -82,7 +86,8 @@ class NewLines:
 
     def check(self, row: tuple) -> tuple[str, str]:
         """Check one row, the rows before it taken into account; (contract, name) of its line."""
-        contract, name, customer, billing_method, amount, not_to_exceed, project, currency = row
+        (contract, name, customer, billing_method, amount, not_to_exceed, project, currency,
+         tax_category, tax_rate, tax_exemption_reason) = row
         contract = parse_text(contract, "contract")
         name = parse_text(name, "name")
         customer = parse_text(customer, "customer")
@@ -107,11 +112,13 @@ class NewLines:
             raise InputError("amount: a fixed-price line needs --amount, the contract line's value")
         if method == FIXED_PRICE and cap is not None:
             raise InputError("not_to_exceed: a not-to-exceed limit is for time-and-material lines only")
+        line_tax = _new_line_tax(tax_category, tax_rate, tax_exemption_reason)
         if not existing:
             self.contracts[contract] = {"customer": customer, "currency": code}
             self.new_contracts.append((contract, customer, code))
         self.taken.add((contract, name))
-        self.new_lines.append((contract, name, method, value, cap, project))
+        self.new_lines.append((contract, name, method, value, cap, project, line_tax.category,
+                               rate_to_store(line_tax.rate), line_tax.reason))
         return contract, name
 
     def take(self) -> tuple[list[tuple], list[tuple]] | None:
@@ -123,11 +130,14 @@ class NewLines:
 
 
 def set_line(store: Store, line_id: int, name=None, amount=None, not_to_exceed=None,
-             clear_not_to_exceed: bool = False, project=None) -> Line:
+             clear_not_to_exceed: bool = False, project=None,
+             tax_category=None, tax_rate=None, tax_exemption_reason=None) -> Line:
     if not_to_exceed is not None and clear_not_to_exceed:
         raise InputError("not_to_exceed: give --not-to-exceed or --no-not-to-exceed, not both")
-    if all(v is None for v in (name, amount, not_to_exceed, project)) and not clear_not_to_exceed:
-        raise InputError("give what to change: --name, --amount, --not-to-exceed, --no-not-to-exceed or --project")
+    taxes = (tax_category, tax_rate, tax_exemption_reason)
+    if all(v is None for v in (name, amount, not_to_exceed, project, *taxes)) and not clear_not_to_exceed:
+        raise InputError("give what to change: --name, --amount, --not-to-exceed, --no-not-to-exceed, --project, "
+                         "--tax-category, --tax-rate or --tax-exemption-reason")
     with store.writing():
         line = store.line(line_id)
         changes: dict = {}
@@ -150,6 +160,11 @@ def set_line(store: Store, line_id: int, name=None, amount=None, not_to_exceed=N
                 not_to_exceed, line.currency, "not_to_exceed")
         if project is not None:
             changes["project"] = parse_text(project, "project", required=False)
+        if any(v is not None for v in taxes):
+            stored = tax.Tax(line.tax_category, line.tax_rate, line.tax_exemption_reason)
+            found = tax.resolve(*taxes, stored=stored)
+            changes.update(tax_category=found.category, tax_rate=rate_to_store(found.rate),
+                           tax_exemption_reason=found.reason)
         store.update_line(line.id, changes)
         return store.line(line.id)
 
@@ -164,6 +179,12 @@ def list_lines(store: Store, contract: str | None = None) -> list[Line]:
 
 def _contract_id(store: Store, line: Line) -> int:
     return store.contract(line.contract)["id"]
+
+
+@lru_cache(maxsize=1024)  # an imported book gives its many lines a few taxes
+def _new_line_tax(category, rate, reason) -> tax.Tax:
+    """A new line's own tax: none if it gives none (it takes the seller's)."""
+    return tax.resolve(category, rate, reason)
 
 
 def _optional_amount(text, currency: str, field: str) -> int | None:

@@ -18,7 +18,8 @@ from invoicer.model import Line
 from invoicer.store import Behind, NamedDateSchedules, Store
 from invoicer.values import parse_bool, parse_id, parse_text
 
-CONTRACT_FIELDS = ("contract", "name", "customer", "billing_method", "amount", "not_to_exceed", "project", "currency")
+CONTRACT_FIELDS = ("contract", "name", "customer", "billing_method", "amount", "not_to_exceed", "project", "currency",
+                   "tax_category", "tax_rate", "tax_exemption_reason")
 LINE_FIELDS = ("line_id", "contract", "line")
 SCHEDULE_FIELDS = LINE_FIELDS + ("frequency", "rrule", "start", "end", "dates", "milestone", "date", "amount",
                                  "percent", "ready")

@@ -58,6 +58,10 @@ class Line(NamedTuple):
     amount: Decimal | None
     not_to_exceed: Decimal | None
     project: str | None
+    # The line's own tax; None: it takes the seller's when an invoice is made.
+    tax_category: str | None = None
+    tax_rate: Decimal | None = None
+    tax_exemption_reason: str | None = None
 
 
 class DateSchedule(NamedTuple):
@@ -119,6 +123,19 @@ class InvoiceLine(NamedTuple):
     amount: Decimal
     items: int
     details: tuple = ()  # Transaction or Milestone records, for `invoice show`
+    # The tax the line had when the invoice was made (None: the line has no tax).
+    tax_category: str | None = None
+    tax_rate: Decimal | None = None
+    tax_exemption_reason: str | None = None
+
+
+class TaxGroup(NamedTuple):
+    """One (category, rate) group of an invoice's tax breakdown (EN 16931 BG-23)."""
+
+    category: str
+    rate: Decimal | None  # None for O (outside the scope of VAT)
+    taxable: Decimal
+    amount: Decimal
 
 
 class Invoice(NamedTuple):
@@ -129,10 +146,22 @@ class Invoice(NamedTuple):
     currency: str
     status: str
     lines: tuple[InvoiceLine, ...]
+    # The breakdown by (category, rate): tax.breakdown() of the lines, made where the
+    # invoice is built; the totals below derive from it.
+    tax: tuple[TaxGroup, ...] = ()
 
     @property
     def total(self) -> Decimal:
+        """The sum of the lines, without tax."""
         return sum((line.amount for line in self.lines), Decimal(0))
+
+    @property
+    def tax_total(self) -> Decimal:
+        return sum((group.amount for group in self.tax), Decimal(0))
+
+    @property
+    def total_with_tax(self) -> Decimal:
+        return self.total + self.tax_total
 
 
 class Skip(NamedTuple):
@@ -165,3 +194,41 @@ class Run(NamedTuple):
     workflow: str | None
     invoices: tuple[str, ...] = ()
     skipped: tuple[Skip, ...] = ()
+
+
+class Seller(NamedTuple):
+    """The company that issues the book's invoices (`seller set`); None where unset. The
+    fields are `seller show --json`'s keys, in its order."""
+
+    name: str | None = None
+    country: str | None = None
+    street: str | None = None
+    city: str | None = None
+    postcode: str | None = None
+    vat_id: str | None = None
+    tax_registration: str | None = None
+    legal_id: str | None = None
+    email: str | None = None
+    electronic_address: str | None = None
+    iban: str | None = None
+    bic: str | None = None
+    payment_terms_days: int | None = None
+    tax_category: str | None = None
+    tax_rate: Decimal | None = None
+
+
+class Customer(NamedTuple):
+    """The record of a customer that contracts name (`customer set`); the fields are
+    `customer show --json`'s keys, in its order."""
+
+    name: str
+    country: str | None = None
+    street: str | None = None
+    city: str | None = None
+    postcode: str | None = None
+    vat_id: str | None = None
+    legal_id: str | None = None
+    email: str | None = None
+    electronic_address: str | None = None
+    payment_terms_days: int | None = None
+    reference: str | None = None

@@ -9,6 +9,7 @@ from datetime import datetime
 from invoicer import clock, schedules
 from invoicer.model import (
     FIXED_PRICE,
+    Customer,
     Invoice,
     JobStatus,
     Line,
@@ -16,10 +17,13 @@ from invoicer.model import (
     Run,
     RunResult,
     ScheduleEntry,
+    Seller,
     Skip,
+    TaxGroup,
     Transaction,
 )
 from invoicer.money import format_amount
+from invoicer.tax import format_rate
 
 
 # Beyond this many rows, a table for people shows the first ones and says how many more.
@@ -94,7 +98,8 @@ def line_json(line: Line) -> dict:
         "id": line.id, "contract": line.contract, "name": line.name, "customer": line.customer,
         "billing_method": line.billing_method, "amount": format_amount(line.amount, line.currency),
         "not_to_exceed": format_amount(line.not_to_exceed, line.currency), "currency": line.currency,
-        "project": line.project,
+        "project": line.project, "tax_category": line.tax_category, "tax_rate": format_rate(line.tax_rate),
+        "tax_exemption_reason": line.tax_exemption_reason,
     }
 
 
@@ -141,7 +146,9 @@ def invoice_json(invoice: Invoice, details: bool = False) -> dict:
     for line in invoice.lines:
         count_key = "milestones" if line.billing_method == FIXED_PRICE else "transactions"
         item = {"line_id": line.line_id, "name": line.name, "billing_method": line.billing_method,
-                "amount": format_amount(line.amount, cur), count_key: line.items}
+                "amount": format_amount(line.amount, cur), count_key: line.items,
+                "tax_category": line.tax_category, "tax_rate": format_rate(line.tax_rate),
+                "tax_exemption_reason": line.tax_exemption_reason}
         if details:
             item["details"] = [milestone_json(d) if isinstance(d, Milestone) else transaction_json(d)
                                for d in line.details]
@@ -149,8 +156,23 @@ def invoice_json(invoice: Invoice, details: bool = False) -> dict:
     return {
         "number": invoice.number, "contract": invoice.contract, "customer": invoice.customer,
         "run_date": invoice.run_date.isoformat(), "currency": cur, "total": format_amount(invoice.total, cur),
-        "status": invoice.status, "lines": lines,
+        "status": invoice.status, "lines": lines, "tax": [tax_group_json(g, cur) for g in invoice.tax],
+        "tax_total": format_amount(invoice.tax_total, cur), "total_with_tax": format_amount(invoice.total_with_tax, cur),
     }
+
+
+def tax_group_json(group: TaxGroup, currency: str) -> dict:
+    return {"category": group.category, "rate": format_rate(group.rate),
+            "taxable": format_amount(group.taxable, currency), "amount": format_amount(group.amount, currency)}
+
+
+def seller_json(seller: Seller) -> dict:
+    """`seller show --json`: every field, null where unset."""
+    return {**seller._asdict(), "tax_rate": format_rate(seller.tax_rate)}
+
+
+def customer_json(customer: Customer) -> dict:
+    return customer._asdict()
 
 
 def invoice_csv(invoices: Iterable[Invoice]) -> None:
@@ -245,9 +267,11 @@ def job_json(status: JobStatus) -> dict:
 # human output -----------------------------------------------------------------------------
 
 def show_lines(lines: list[Line]) -> None:
-    table(None, ["id", "contract", "line", "customer", "billing method", "amount", "not to exceed", "currency", "project"],
+    table(None, ["id", "contract", "line", "customer", "billing method", "amount", "not to exceed", "currency", "project",
+                 "tax"],
           [[l.id, l.contract, l.name, l.customer, l.billing_method, format_amount(l.amount, l.currency),
-            format_amount(l.not_to_exceed, l.currency), l.currency, l.project] for l in lines],
+            format_amount(l.not_to_exceed, l.currency), l.currency, l.project,
+            _tax_label(l.tax_category, l.tax_rate) if l.tax_category else "seller's"] for l in lines],
           money=["amount", "not to exceed"])
 
 
@@ -271,10 +295,12 @@ def show_jobs(statuses: list[JobStatus]) -> None:
 
 
 def show_invoices(invoices: list[Invoice]) -> None:
-    table(None, ["number", "contract", "customer", "run date", "lines", "total", "currency", "status"],
+    table(None, ["number", "contract", "customer", "run date", "lines", "total", "tax", "total with tax", "currency",
+                 "status"],
           [[i.number or "(dry run)", i.contract, i.customer, i.run_date, len(i.lines),
-            format_amount(i.total, i.currency), i.currency, _status(i.status)] for i in invoices],
-          money=["total"])
+            format_amount(i.total, i.currency), format_amount(i.tax_total, i.currency),
+            format_amount(i.total_with_tax, i.currency), i.currency, _status(i.status)] for i in invoices],
+          money=["total", "tax", "total with tax"])
 
 
 def show_invoice(invoice: Invoice) -> None:
@@ -290,7 +316,35 @@ def show_invoice(invoice: Invoice) -> None:
             else:
                 rows.append(["", f"  {d.type} #{d.id}", d.date, d.description or "", format_amount(d.amount, cur)])
     rows.append(["Total", "", "", "", format_amount(invoice.total, cur)])
+    for g in invoice.tax:
+        rows.append(["", f"  tax {_tax_label(g.category, g.rate)} on {format_amount(g.taxable, cur)}", "", "",
+                     format_amount(g.amount, cur)])
+    if invoice.tax:
+        rows.append(["Tax", "", "", "", format_amount(invoice.tax_total, cur)])
+    rows.append(["Total with tax", "", "", "", format_amount(invoice.total_with_tax, cur)])
     table(None, ["line", "item", "date", "description", f"amount ({cur})"], rows, money=[f"amount ({cur})"])
+    untaxed = [line.name for line in invoice.lines if line.tax_category is None]
+    if untaxed:
+        say(f"No tax on: {', '.join(untaxed)} (no tax category on the line, and none on the seller)")
+
+
+def _tax_label(category: str | None, rate) -> str:
+    if category is None:
+        return "none"
+    return category if rate is None else f"{category} {format_rate(rate)}%"
+
+
+def show_party(party) -> None:
+    """`seller show` or `customer show`: one value a row, "-" where unset."""
+    table(None, ["field", "value"],
+          [[field.replace("_", " "), "-" if value is None else format_rate(value) if field == "tax_rate" else value]
+           for field, value in party._asdict().items()])
+
+
+def show_customers(customers: list[Customer]) -> None:
+    table(None, ["customer", "country", "city", "vat id", "email", "electronic address", "terms (days)", "reference"],
+          [[c.name, c.country, c.city, c.vat_id, c.email, c.electronic_address, c.payment_terms_days, c.reference]
+           for c in customers])
 
 
 def show_skips(skips: Iterable[Skip]) -> None:

@@ -21,6 +21,7 @@ from invoicer import clock
 from invoicer.errors import Conflict, DatabaseFileError, InvoicerError, NotFound
 from invoicer.model import (
     FIXED_PRICE,
+    Customer,
     DateSchedule,
     Instance,
     Invoice,
@@ -29,10 +30,12 @@ from invoicer.model import (
     Line,
     Milestone,
     Run,
+    Seller,
     Skip,
     Transaction,
 )
 from invoicer.money import from_minor
+from invoicer.tax import breakdown, rate_from_store, rate_to_store, seller_reason
 
 APPLICATION_ID = 0x494E5643  # "INVC": marks a file as an invoicer database
 DEFAULT_BUSY_TIMEOUT_SECONDS = 10.0
@@ -187,9 +190,39 @@ CREATE TABLE counters (
 INSERT INTO counters (name, value) VALUES ('invoice_number', 0)
 """
 
+def _m002_parties_and_tax(db: Database) -> None:
+    """The seller and the customers' records; each contract line's own tax and each invoice
+    line's tax as it was when invoiced (rates in hundredths of a percent); and the parties
+    as they were when an invoice was confirmed (JSON, for its documents)."""
+    for statement in _SCHEMA_2.split(";\n"):
+        if statement.strip():
+            db.execute(statement)
+
+
+_SCHEMA_2 = """
+CREATE TABLE seller (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    name TEXT, country TEXT, street TEXT, city TEXT, postcode TEXT, vat_id TEXT, tax_registration TEXT,
+    legal_id TEXT, email TEXT, electronic_address TEXT, iban TEXT, bic TEXT,
+    payment_terms_days INTEGER, tax_category TEXT, tax_rate INTEGER
+) STRICT;
+CREATE TABLE customers (
+    name TEXT PRIMARY KEY,
+    country TEXT, street TEXT, city TEXT, postcode TEXT, vat_id TEXT, legal_id TEXT, email TEXT,
+    electronic_address TEXT, payment_terms_days INTEGER, reference TEXT
+) STRICT;
+ALTER TABLE contract_lines ADD COLUMN tax_category TEXT;
+ALTER TABLE contract_lines ADD COLUMN tax_rate INTEGER;
+ALTER TABLE contract_lines ADD COLUMN tax_exemption_reason TEXT;
+ALTER TABLE invoice_lines ADD COLUMN tax_category TEXT;
+ALTER TABLE invoice_lines ADD COLUMN tax_rate INTEGER;
+ALTER TABLE invoice_lines ADD COLUMN tax_exemption_reason TEXT;
+ALTER TABLE invoices ADD COLUMN parties TEXT
+"""
+
 # Numbered migrations, applied in order; each one's number is recorded in `migrations`
 # and in PRAGMA user_version. Append, never edit.
-MIGRATIONS = [_m001_initial]
+MIGRATIONS = [_m001_initial, _m002_parties_and_tax]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -414,13 +447,15 @@ class Store:
 
     def add_lines(self, contracts: list[tuple], lines: list[tuple]) -> None:
         """Insert new contracts (name, customer, currency), then contract lines (contract
-        name, name, billing method, amount, not to exceed, project), each in order, in one
-        statement each: imports write a batch of thousands at a time."""
+        name, name, billing method, amount, not to exceed, project, tax category, tax rate
+        in hundredths, tax exemption reason), each in order, in one statement each: imports
+        write a batch of thousands at a time."""
         if contracts:
             self.conn.execute(_insert_each("contracts", "name, customer, currency"), [json.dumps(contracts)])
         self.conn.execute(
-            f"""INSERT INTO contract_lines (contract_id, name, billing_method, amount, not_to_exceed, project)
-                SELECT c.id, {_json_values(5, first=1, row="k.value")}
+            f"""INSERT INTO contract_lines (contract_id, name, billing_method, amount, not_to_exceed, project,
+                                            tax_category, tax_rate, tax_exemption_reason)
+                SELECT c.id, {_json_values(8, first=1, row="k.value")}
                   FROM json_each(?) k CROSS JOIN contracts c
                  WHERE c.name = json_extract(k.value, '$[0]') ORDER BY k.key""",
             [json.dumps(lines)])
@@ -431,7 +466,8 @@ class Store:
 
     # The fields of a Line, in its order: rows are made Lines positionally, as imports fetch
     # many at a time.
-    _LINE_FIELDS = "l.id, c.name, c.customer, c.currency, l.name, l.billing_method, l.amount, l.not_to_exceed, l.project"
+    _LINE_FIELDS = ("l.id, c.name, c.customer, c.currency, l.name, l.billing_method, l.amount, l.not_to_exceed, "
+                    "l.project, l.tax_category, l.tax_rate, l.tax_exemption_reason")
     _LINE = f"SELECT {_LINE_FIELDS} FROM contract_lines l JOIN contracts c ON c.id = l.contract_id"
 
     def line(self, line_id: int) -> Line:
@@ -486,6 +522,37 @@ class Store:
     # not-to-exceed limit counts.
     _BILLED = """coalesce((SELECT sum(il.amount) FROM invoice_lines il JOIN invoices i ON i.id = il.invoice_id
                           WHERE il.line_id = {line} AND i.status != 'cancelled'), 0)"""
+
+    # the parties ---------------------------------------------------------------------------
+
+    _SELLER_COLUMNS = ", ".join(Seller._fields)
+    _CUSTOMER_COLUMNS = ", ".join(Customer._fields)
+
+    def seller(self) -> Seller:
+        """The seller's record; every value None if it was never set."""
+        row = self.conn.execute(f"SELECT {self._SELLER_COLUMNS} FROM seller WHERE id = 1").fetchone()
+        return _seller(row) if row else Seller()
+
+    def put_seller(self, seller: Seller) -> None:
+        values = [*seller[:-1], rate_to_store(seller.tax_rate)]
+        self.conn.execute(
+            f"""INSERT INTO seller (id, {self._SELLER_COLUMNS}) VALUES (1, {", ".join("?" * len(values))})
+                ON CONFLICT (id) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in Seller._fields)}""",
+            values)
+
+    def customer(self, name: str) -> Customer | None:
+        row = self.conn.execute(f"SELECT {self._CUSTOMER_COLUMNS} FROM customers WHERE name = ?", [name]).fetchone()
+        return Customer(*row) if row else None
+
+    def customers(self) -> list[Customer]:
+        return [Customer(*row) for row in
+                self.conn.execute(f"SELECT {self._CUSTOMER_COLUMNS} FROM customers ORDER BY name")]
+
+    def put_customer(self, customer: Customer) -> None:
+        self.conn.execute(
+            f"""INSERT INTO customers ({self._CUSTOMER_COLUMNS}) VALUES ({", ".join("?" * len(customer))})
+                ON CONFLICT (name) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in Customer._fields[1:])}""",
+            list(customer))
 
     # schedules and milestones ---------------------------------------------------------
 
@@ -687,7 +754,8 @@ class Store:
         # One pass over invoices and their lines: a month-end reads 100,000 invoices here.
         cursor = self.conn.execute(
             f"""SELECT i.id, i.number, i.run_date, i.status, c.name, c.customer, c.currency,
-                       il.id, il.line_id, il.amount, il.items, il.name, l.billing_method
+                       il.id, il.line_id, il.amount, il.items, il.name, l.billing_method,
+                       il.tax_category, il.tax_rate, il.tax_exemption_reason
                   FROM invoices i JOIN contracts c ON c.id = i.contract_id
                   JOIN invoice_lines il ON il.invoice_id = i.id
                   JOIN contract_lines l ON l.id = il.line_id
@@ -699,11 +767,13 @@ class Store:
             lines = tuple(
                 InvoiceLine(line_id=line_id, name=name, billing_method=method, amount=from_minor(amount, currency),
                             items=items,
-                            details=tuple(self._details(il_id, line_id, name, number, state)) if details else ())
-                for *_, il_id, line_id, amount, items, name, method in rows
+                            details=tuple(self._details(il_id, line_id, name, number, state)) if details else (),
+                            tax_category=category, tax_rate=rate_from_store(rate), tax_exemption_reason=reason)
+                for *_, il_id, line_id, amount, items, name, method, category, rate, reason in rows
             )
             found.append(Invoice(number=number, contract=contract_name, customer=customer,
-                                 run_date=date.fromisoformat(run_date), currency=currency, status=state, lines=lines))
+                                 run_date=date.fromisoformat(run_date), currency=currency, status=state, lines=lines,
+                                 tax=breakdown(lines, currency)))
         return found
 
     def _details(self, invoice_line_id: int, line_id: int, name: str, number: str, status: str) -> Iterator:
@@ -897,13 +967,21 @@ class Store:
         self.db.execute(
             "UPDATE counters SET value = value + (SELECT count(*) FROM invoices WHERE run_id = ?) WHERE name = 'invoice_number'",
             [run_id])
+        # Each invoice line keeps the tax its contract line has now, else the seller's.
+        seller = self.seller()
         self.db.execute(
-            """INSERT INTO invoice_lines (invoice_id, line_id, name, amount, items)
-               SELECT i.id, b.line_id, l.name, sum(b.amount), count(*)
+            """INSERT INTO invoice_lines (invoice_id, line_id, name, amount, items,
+                                          tax_category, tax_rate, tax_exemption_reason)
+               SELECT i.id, b.line_id, l.name, sum(b.amount), count(*),
+                      coalesce(l.tax_category, :seller_category),
+                      CASE WHEN l.tax_category IS NULL THEN :seller_rate ELSE l.tax_rate END,
+                      CASE WHEN l.tax_category IS NULL THEN :seller_reason ELSE l.tax_exemption_reason END
                  FROM temp.billable b
                  JOIN contract_lines l ON l.id = b.line_id
                  JOIN invoices i ON i.run_id = :run_id AND i.contract_id = l.contract_id AND i.run_date = b.run_date
-                GROUP BY i.id, b.line_id ORDER BY i.id, b.line_id""", {"run_id": run_id})
+                GROUP BY i.id, b.line_id ORDER BY i.id, b.line_id""",
+            {"run_id": run_id, "seller_category": seller.tax_category, "seller_rate": rate_to_store(seller.tax_rate),
+             "seller_reason": seller_reason(seller.tax_category)})
         self.db.execute("DROP TABLE IF EXISTS temp.placed")
         self.db.execute(
             """CREATE TEMP TABLE placed (line_id INTEGER, run_date TEXT, invoice_line_id INTEGER,
@@ -1153,10 +1231,17 @@ def _instance(row: dict) -> Instance:
 
 def _line(row: tuple) -> Line:
     """A Line from a row of Store._LINE."""
-    line_id, contract, customer, currency, name, billing_method, amount, not_to_exceed, project = row
+    (line_id, contract, customer, currency, name, billing_method, amount, not_to_exceed, project,
+     tax_category, tax_rate, tax_exemption_reason) = row
     return Line(line_id, contract, customer, currency, name, billing_method,
                 None if amount is None else from_minor(amount, currency),
-                None if not_to_exceed is None else from_minor(not_to_exceed, currency), project)
+                None if not_to_exceed is None else from_minor(not_to_exceed, currency), project,
+                tax_category, rate_from_store(tax_rate), tax_exemption_reason)
+
+
+def _seller(row: tuple) -> Seller:
+    *values, rate = row
+    return Seller(*values, rate_from_store(rate))
 
 
 def _milestone(row: dict, line: Line) -> Milestone:

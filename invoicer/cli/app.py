@@ -29,6 +29,8 @@ COMMANDS = {
     "transaction": "invoicer.cli.transaction:app",
     "invoice": "invoicer.cli.invoice:app",
     "run": "invoicer.cli.run:runs",
+    "seller": "invoicer.cli.seller:app",
+    "customer": "invoicer.cli.customer:app",
 }
 
 

@@ -11,6 +11,14 @@ from invoicer.values import parse_id
 
 app = group("Project contracts and their lines.")
 
+TaxCategory = Annotated[str | None, typer.Option(
+    "--tax-category", metavar="CODE",
+    help="S, Z, E, AE, K, G or O (EN 16931); without one the line takes the seller's.")]
+TaxRate = Annotated[str | None, typer.Option("--tax-rate", metavar="PERCENT",
+                                             help="e.g. 19 or 5.5; S needs one above 0, O none.")]
+TaxExemptionReason = Annotated[str | None, typer.Option(
+    "--tax-exemption-reason", metavar="TEXT", help="Required for E; not for S or Z.")]
+
 
 @app.command("add-line")
 def add_line(
@@ -23,13 +31,17 @@ def add_line(
     not_to_exceed: Annotated[str | None, typer.Option("--not-to-exceed", help="Cap on what a time-and-material line bills.")] = None,
     project: Annotated[str | None, typer.Option("--project")] = None,
     currency: Annotated[str | None, typer.Option("--currency", help="ISO 4217 code (default USD).")] = None,
+    tax_category: TaxCategory = None,
+    tax_rate: TaxRate = None,
+    tax_exemption_reason: TaxExemptionReason = None,
     json_output: Json = False,
 ) -> None:
     """Add a line to a contract; prints the line's id.
 
     Example: invoicer contract add-line C-100 --name Design --customer Fabrikam --billing-method time-and-material
     """
-    line = book.add_line(store(ctx), contract, name, customer, billing_method, amount, not_to_exceed, project, currency)
+    line = book.add_line(store(ctx), contract, name, customer, billing_method, amount, not_to_exceed, project, currency,
+                         tax_category, tax_rate, tax_exemption_reason)
     if json_output:
         render.emit(render.line_json(line))
     else:
@@ -45,14 +57,17 @@ def set_line(
     not_to_exceed: Annotated[str | None, typer.Option("--not-to-exceed")] = None,
     no_not_to_exceed: Annotated[bool, typer.Option("--no-not-to-exceed", help="Remove the cap.")] = False,
     project: Annotated[str | None, typer.Option("--project")] = None,
+    tax_category: TaxCategory = None,
+    tax_rate: TaxRate = None,
+    tax_exemption_reason: TaxExemptionReason = None,
     json_output: Json = False,
 ) -> None:
-    """Correct a line.
+    """Correct a line; a tax change applies to invoices made from now on.
 
-    Example: invoicer contract set-line 2 --amount 1300
+    Example: invoicer contract set-line 2 --amount 1300 --tax-category S --tax-rate 19
     """
     line = book.set_line(store(ctx), parse_id(line_id, "line_id"), name, amount, not_to_exceed,
-                         no_not_to_exceed, project)
+                         no_not_to_exceed, project, tax_category, tax_rate, tax_exemption_reason)
     if json_output:
         render.emit(render.line_json(line))
     else:
@@ -93,7 +108,8 @@ def import_(
     file: Annotated[str, typer.Argument(metavar="FILE", help="CSV with a header row, or JSON Lines; - for stdin.")],
     json_output: Json = False,
 ) -> None:
-    """Import contract lines: contract,name,customer,billing_method,amount,not_to_exceed,project,currency.
+    """Import contract lines: contract,name,customer,billing_method,amount,not_to_exceed,project,currency,
+    tax_category,tax_rate,tax_exemption_reason.
 
     Example: invoicer contract import examples/contracts.csv
     """
