@@ -77,11 +77,12 @@ def _process_step(store: Store, instance: Instance | None, run_date: date, force
     for kind in store.due_schedule_kinds(run_date):
         schedule = schedule_from_row(kind)
         processed = date.fromisoformat(kind["processed_through"]) if kind["processed_through"] else None
-        pending = schedules.run_dates(schedule, processed, run_date)
-        through = pending[-1] if pending else processed
-        following = schedules.next_after(schedule, run_date, through)
-        plans.append((kind, [(d.isoformat(), _iso(engine.cutoff(d))) for d in pending],
-                      _iso(through), _iso(following)))
+        # Streamed into the store, never held: a catch-up of centuries stays flat in memory.
+        pending = ((d.isoformat(), _iso(engine.cutoff(d))) for d in schedules.iter_run_dates(schedule, processed, run_date))
+        # The pending run dates are all on or before run_date: what follows them does not
+        # depend on which they are.
+        following = schedules.next_after(schedule, run_date, processed)
+        plans.append((kind, pending, _iso(following)))
     store.stage_due_run_dates(run_date, plans)
     store.stage_billable(run_date, latest_run_date)
     for line_id, headroom in store.lines_over_cap():

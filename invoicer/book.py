@@ -3,6 +3,7 @@ with the rules that keep them billable. Each public function is one command's wo
 one transaction; the `_` functions do one row inside an open transaction, so that bulk
 imports apply exactly the same rules."""
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -201,10 +202,33 @@ class Added:
     milestone: Milestone | None = None
 
 
-def add_schedule(store: Store, line_id: int, **options) -> Added:
+# A date-based schedule whose next run date is more than this many years before today is
+# refused unless the operator confirms it (--allow-past): the next run would catch up every
+# run date since, and a typo in the year (0206 for 2026) is the likelier cause.
+PAST_YEARS = 10
+
+
+def earliest_run_date(allow_past: bool) -> date | None:
+    """The earliest next run date a new schedule may have, or None for any (allow_past)."""
+    if allow_past:
+        return None
+    today = clock.today()
+    if today.year <= PAST_YEARS:
+        return date.min
+    return today.replace(year=today.year - PAST_YEARS, day=28 if (today.month, today.day) == (2, 29) else today.day)
+
+
+def refuse_long_past(first: date | None, earliest: date | None) -> None:
+    if earliest is not None and first is not None and first < earliest:
+        raise InputError(f"start: the schedule's first run date {first} is more than {PAST_YEARS} years before "
+                         f"today ({clock.today()}): the next run would catch up every run date since; check the "
+                         "year, or add --allow-past if it is meant")
+
+
+def add_schedule(store: Store, line_id: int, allow_past: bool = False, **options) -> Added:
     with store.writing():
         line = store.line(line_id)
-        kind, added_id = _add_schedule(store, line, **options)
+        kind, added_id = _add_schedule(store, line, earliest=earliest_run_date(allow_past), **options)
         if kind == "milestone":
             return Added(milestone=store.milestone(added_id))
         return Added(schedule=_schedule_entry(store, store.date_schedules(line.id)[0], line, with_run_dates=False))
@@ -212,7 +236,7 @@ def add_schedule(store: Store, line_id: int, **options) -> Added:
 
 def _add_schedule(store: Store, line: Line, frequency=None, rrule=None, dates=None, start=None, end=None,
                   replace: bool = False, milestone=None, milestone_date=None, amount=None, percent=None,
-                  ready=False) -> tuple[str, int]:
+                  ready=False, earliest: date | None = None) -> tuple[str, int]:
     """Add one date-based schedule or milestone; ("dates" | "milestone", its id)."""
     date_based = any(v is not None for v in (frequency, rrule, dates))
     if milestone is not None:
@@ -232,10 +256,12 @@ def _add_schedule(store: Store, line: Line, frequency=None, rrule=None, dates=No
     if existing and not replace:
         raise InvoicerError(f"line {line.id} already has a date-based schedule (id {existing['id']}); "
                             "add --replace to replace it")
+    processed = store.processed_through(line.id)
+    first = schedules.next_run_date(schedule, processed)
+    refuse_long_past(first, earliest)
     if existing:
         store.remove_schedule(existing["id"])
-    processed = store.processed_through(line.id)
-    return "dates", store.add_date_schedule(line.id, schedule, schedules.next_run_date(schedule, processed))
+    return "dates", store.add_date_schedule(line.id, schedule, first)
 
 
 DATE_BASED, MILESTONE = "a date-based schedule", "a milestone"
@@ -283,8 +309,9 @@ class NewDateSchedules:
     were processed, are read in one query a batch; each row is checked against that and
     the rows before it; the batch is written in one statement."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, allow_past: bool = False):
         self.store = store
+        self.earliest = earliest_run_date(allow_past)
         self.state: dict[int, tuple[int | None, date | None]] = {}
         # The lines given a schedule by this file: those written since it began have ids
         # above `before`; those checked but not yet written are in `given` (a batch or two).
@@ -309,8 +336,10 @@ class NewDateSchedules:
         if existing is not None:
             raise InvoicerError(f"line {line.id} already has a date-based schedule (id {existing}); "
                                 "remove it first (`invoicer schedule remove`) or use `schedule add --replace`")
+        first = schedules.next_run_date(schedule, processed)
+        refuse_long_past(first, self.earliest)
         self.given.add(line.id)
-        self.new.append((line.id, schedule, schedules.next_run_date(schedule, processed)))
+        self.new.append((line.id, schedule, first))
 
     def take(self) -> list[tuple[int, DateSchedule, date | None]]:
         """The schedules checked since the last take(), for Store.add_date_schedules."""
@@ -409,7 +438,7 @@ def _schedule_entry(store: Store, row: dict, line: Line, with_run_dates: bool) -
     run_dates: list[RunDate] = []
     if with_run_dates:
         invoiced = store.invoices_by_run_date(line.id)
-        passed = store.passed_run_dates(line.id)
+        passed = _spans(store.passed_run_dates(line.id))
         horizon = max(clock.today(), processed or clock.today())
         shown = list(schedules.run_dates(schedule, None, horizon))
         # Run dates a replaced schedule billed stay in view.
@@ -430,7 +459,7 @@ def _schedule_entry(store: Store, row: dict, line: Line, with_run_dates: bool) -
             elif d.isoformat() in invoiced:
                 number, status = invoiced[d.isoformat()]
                 run_dates.append(RunDate(d, "cancelled" if status == "cancelled" else "invoiced", number))
-            elif d.isoformat() in passed:
+            elif _within(passed, d.isoformat()):
                 run_dates.append(RunDate(d, "nothing-to-bill"))
             else:
                 # On or before the latest processed run date of a schedule that replaced
@@ -441,6 +470,23 @@ def _schedule_entry(store: Store, row: dict, line: Line, with_run_dates: bool) -
         next_run_date=date.fromisoformat(row["next_run_date"]) if row["next_run_date"] else None,
         processed_through=processed, run_dates=tuple(run_dates),
     )
+
+
+def _spans(spans: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """Spans (first, last) sorted by first, and the latest `last` of each prefix: a day lies
+    in a span when the latest last of the spans starting on or before it reaches it."""
+    firsts, reach, latest = [], [], ""
+    for first, last in sorted(spans):
+        latest = max(latest, last)
+        firsts.append(first)
+        reach.append(latest)
+    return firsts, reach
+
+
+def _within(spans: tuple[list[str], list[str]], day: str) -> bool:
+    firsts, reach = spans
+    index = bisect_right(firsts, day) - 1
+    return index >= 0 and reach[index] >= day
 
 
 # transactions ---------------------------------------------------------------------------

@@ -48,6 +48,8 @@ def explain(store: Store, line_id: int, on: date | None = None) -> Explanation:
                          f"{line.currency}, on the invoice of run date {invoice.run_date} for {invoice.contract}.")
     for skip in skipped:
         when = f" (run date {skip.run_date})" if skip.run_date else ""
+        if skip.count > 1:
+            when = f" ({skip.count} run dates from {skip.run_date} to {skip.last_run_date})"
         sentences.append(f"Not billed{when}: {REASONS.get(skip.reason, skip.reason)}"
                          f"{f' - {skip.detail}' if skip.detail else ''}.")
     if not billed and not skipped:
@@ -73,8 +75,8 @@ def _schedule_sentence(store: Store, line: Line, on: date, facts: dict) -> str:
     else:
         schedule = schedule_from_row(rows[0])
         processed = store.processed_through(line.id)
-        pending = schedules.run_dates(schedule, processed, on)
-        upcoming = pending[0] if pending else schedules.next_after(schedule, on, processed)
+        first = schedules.next_run_date(schedule, processed)
+        upcoming = first if first is not None and first <= on else schedules.next_after(schedule, on, processed)
         cutoff = engine.cutoff(upcoming) if upcoming else None
         facts.update(schedule=schedules.describe(schedule), processed_through=processed,
                      next_run_date=upcoming, cutoff=cutoff)

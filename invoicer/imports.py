@@ -9,6 +9,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from datetime import date
 from itertools import chain, islice
 from operator import itemgetter
 
@@ -174,9 +175,9 @@ def import_contracts(store: Store, lines: Iterable[str]) -> int:
         return count
 
 
-def import_schedules(store: Store, lines: Iterable[str]) -> int:
+def import_schedules(store: Store, lines: Iterable[str], allow_past: bool = False) -> int:
     with store.writing(), store.behind() as behind:
-        by_rules = _ScheduleRules(store, behind)
+        by_rules = _ScheduleRules(store, behind, allow_past)
         waiting = None  # the batch the worker is inserting whole, by Store.add_named_date_schedules
 
         def settle() -> None:
@@ -189,7 +190,7 @@ def import_schedules(store: Store, lines: Iterable[str]) -> int:
         count = 0
         try:
             for batch in _batches(rows(lines, SCHEDULE_FIELDS)):
-                named = _named_date_schedules(batch)
+                named = _named_date_schedules(batch, by_rules.new.earliest)
                 settle()
                 if named is None:
                     by_rules.check(batch)
@@ -209,7 +210,7 @@ def import_schedules(store: Store, lines: Iterable[str]) -> int:
 _ABSENT = (None,) * 5
 
 
-def _named_date_schedules(batch: list[tuple[int, tuple]]) -> tuple[list, list] | None:
+def _named_date_schedules(batch: list[tuple[int, tuple]], earliest: date | None) -> tuple[list, list] | None:
     """The batch's rows for Store.add_named_date_schedules if each row is a date-based
     schedule, of good values, for a line named by contract and line name, and nothing else;
     None if any row is not (it goes through the rules row by row)."""
@@ -232,6 +233,7 @@ def _named_date_schedules(batch: list[tuple[int, tuple]]) -> tuple[list, list] |
                 return None
             try:
                 schedules.append(book.first_run(frequency, rrule, dates, start, end))
+                book.refuse_long_past(schedules[-1][1], earliest)
             except InvoicerError:
                 return None
             found = index[key] = len(index)
@@ -244,11 +246,11 @@ class _ScheduleRules:
     given by id, a row in error...), a batch at a time: what a batch checks is written on
     the worker while the next is checked."""
 
-    def __init__(self, store: Store, behind: Behind):
+    def __init__(self, store: Store, behind: Behind, allow_past: bool = False):
         self.store = store
         self.behind = behind
         self.line_of = _Lines(store, settle=behind.settle)
-        self.new = book.NewDateSchedules(store)
+        self.new = book.NewDateSchedules(store, allow_past)
 
     def check(self, batch: list[tuple[int, tuple]]) -> None:
         self.behind.settle()

@@ -15,7 +15,7 @@ from invoicer.model import (
     RunResult,
 )
 from invoicer.store import Store
-from invoicer.values import parse_text
+from invoicer.values import choice, parse_text
 
 def create_job(store: Store, name: str, job_type: str = "None", frequency: str = "Daily",
                active: bool = True) -> Job:
@@ -23,16 +23,23 @@ def create_job(store: Store, name: str, job_type: str = "None", frequency: str =
     if not engine.is_invoice_job_name(name):
         raise InputError(f'name: {name!r} must include the words "create invoices" '
                          '(e.g. "Project operations create invoices")')
-    if job_type != "None":
-        raise InputError(f"job-type: {job_type!r}: an invoice job's Job Type must be None")
-    if frequency != "Daily":
-        raise InputError(f"frequency: {frequency!r}: the invoice job runs Daily")
+    job_type = _only(job_type, "None", "job-type", f"job-type: {job_type!r}: an invoice job's Job Type must be None")
+    frequency = _only(frequency, "Daily", "frequency", f"frequency: {frequency!r}: the invoice job runs Daily")
     with store.writing():
         return store.add_job(name, job_type, frequency, active)
 
 
+def _only(text, option: str, field: str, refusal: str) -> str:
+    """The one value an invoice job takes, in any case, as the spec spells it."""
+    try:
+        return choice(text, (option,), field)
+    except InputError:
+        raise InputError(refusal) from None
+
+
 def run_workflow(store: Store, name: str, workflow: str) -> tuple[JobStatus, RunResult | None]:
     """Start the job's workflow instance. ProcessRunner processes today at once."""
+    workflow = choice(workflow, WORKFLOWS, "workflow")
     if workflow == UPDATE_ROLE_UTILIZATION:
         raise InputError(f"workflow: {UPDATE_ROLE_UTILIZATION} does not create invoices; "
                          f"use {PROCESS_RUN_CALLER} or {PROCESS_RUNNER}")

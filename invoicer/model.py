@@ -165,12 +165,18 @@ class Invoice(NamedTuple):
 
 
 class Skip(NamedTuple):
+    """A line passed over, and why: at `count` run dates from `run_date` to
+    `last_run_date` (one record however many run dates a catch-up passes), or at none
+    (`run_date` None: the line is not configured for batch invoicing)."""
+
     line_id: int
     contract: str
     name: str
     reason: str
     run_date: date | None = None
     detail: str | None = None
+    last_run_date: date | None = None
+    count: int = 1
 
 
 class RunResult(NamedTuple):

@@ -235,7 +235,8 @@ def explanation_json(found) -> dict:
 
 def skip_json(skip: Skip) -> dict:
     return {"line_id": skip.line_id, "contract": skip.contract, "name": skip.name, "reason": skip.reason,
-            "run_date": iso(skip.run_date), "detail": skip.detail}
+            "run_date": iso(skip.run_date), "detail": skip.detail,
+            "last_run_date": iso(skip.last_run_date), "count": skip.count}
 
 
 def run_result_json(result: RunResult) -> dict:

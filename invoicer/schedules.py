@@ -6,10 +6,12 @@ one rrule expansion per run."""
 
 import re
 from datetime import date, datetime, time, timedelta
+from collections.abc import Iterator
 from functools import lru_cache
 
 from invoicer.errors import InputError
 from invoicer.model import DateSchedule
+from invoicer.values import choice
 
 FREQUENCIES = ("daily", "weekly", "biweekly", "semimonthly", "monthly", "quarterly")
 
@@ -33,8 +35,7 @@ def make_schedule(frequency=None, rrule=None, dates=None, start=None, end=None) 
         if end is not None and end < start:
             raise InputError(f"end: {end} is before the start {start}")
         if frequency is not None:
-            if frequency not in FREQUENCIES:
-                raise InputError(f"frequency: {frequency!r} is not one of {', '.join(FREQUENCIES)}")
+            frequency = choice(frequency, FREQUENCIES, "frequency")
             schedule = DateSchedule(frequency=frequency, start=start, end=end)
         else:
             schedule = DateSchedule(rrule=_check_rrule(rrule, start), start=start, end=end)
@@ -117,6 +118,46 @@ def run_dates(schedule: DateSchedule, after: date | None, through: date) -> tupl
     return tuple(moment.date() for moment in found)
 
 
+# Named frequencies that are a fixed number of days apart: counted, not searched by rrule
+# (a tenth of the time: a daily schedule started centuries ago has a million run dates).
+_STEP_DAYS = {"daily": 1, "weekly": 7, "biweekly": 14}
+
+
+def iter_run_dates(schedule: DateSchedule, after: date | None, through: date) -> Iterator[date]:
+    """The run dates d with after < d <= through, as run_dates() gives them, one at a time:
+    a catch-up over many years stays flat in memory."""
+    if schedule.end is not None:
+        through = min(through, schedule.end)
+    if schedule.dates:
+        yield from (d for d in schedule.dates if (after is None or d > after) and d <= through)
+        return
+    low = _first_candidate(schedule, after)
+    if low is None or low > through:
+        return
+    step = _STEP_DAYS.get(schedule.frequency) if not schedule.rrule else None
+    if step is not None:
+        # The first day on the schedule's step from its start, on or after `low`.
+        ahead = -(-(low - schedule.start).days // step) * step
+        if ahead > (through - schedule.start).days:
+            return
+        day = schedule.start + timedelta(days=ahead)
+        span = timedelta(days=step)
+        while day <= through:
+            yield day
+            if through - day < span:
+                return
+            day += span
+        return
+    end = datetime.combine(through, time())
+    try:
+        for moment in _rule(schedule).xafter(datetime.combine(low, time()), inc=True):
+            if moment > end:
+                return
+            yield moment.date()
+    except (OverflowError, ValueError):
+        return  # dateutil runs off the end of the calendar (year 9999)
+
+
 @lru_cache(maxsize=65536)
 def next_run_date(schedule: DateSchedule, after: date | None) -> date | None:
     """The first run date after `after` (the first of all when None), or None."""
@@ -127,6 +168,9 @@ def next_run_date(schedule: DateSchedule, after: date | None) -> date | None:
         return None
     high = schedule.end if schedule.end is not None else (
         low + _HORIZON if low < date.max - _HORIZON else date.max)
+    if not schedule.rrule and schedule.frequency in _STEP_DAYS:
+        # Counted from the start, not searched from it (rrule walks every run date since).
+        return next(iter_run_dates(schedule, after, high), None)
     try:
         moment = _rule(schedule).after(datetime.combine(low, time()), inc=True)
     except (OverflowError, ValueError):

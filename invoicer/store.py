@@ -220,9 +220,19 @@ ALTER TABLE invoice_lines ADD COLUMN tax_exemption_reason TEXT;
 ALTER TABLE invoices ADD COLUMN parties TEXT
 """
 
+def _m003_skip_spans(db: Database) -> None:
+    """A skip record stands for every run date of a run at which a line was passed over for
+    one reason (with one detail): from run_date to last_run_date, `count` of them. A
+    catch-up of centuries writes a record a line, not one a run date."""
+    db.execute("ALTER TABLE run_skips ADD COLUMN last_run_date TEXT")
+    db.execute("ALTER TABLE run_skips ADD COLUMN count INTEGER NOT NULL DEFAULT 1")
+    db.execute("UPDATE run_skips SET last_run_date = run_date")
+    db.execute("CREATE INDEX run_skips_by_line ON run_skips(line_id, run_date)")
+
+
 # Numbered migrations, applied in order; each one's number is recorded in `migrations`
 # and in PRAGMA user_version. Append, never edit.
-MIGRATIONS = [_m001_initial, _m002_parties_and_tax]
+MIGRATIONS = [_m001_initial, _m002_parties_and_tax, _m003_skip_spans]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -679,10 +689,12 @@ class Store:
             found[row["run_date"]] = (row["number"], row["status"])
         return found
 
-    def passed_run_dates(self, line_id: int) -> set[str]:
-        """The run dates a Process step handled for the line without billing it."""
-        return {row[0] for row in self.conn.execute(
-            "SELECT DISTINCT run_date FROM run_skips WHERE line_id = ? AND run_date IS NOT NULL", [line_id])}
+    def passed_run_dates(self, line_id: int) -> list[tuple[str, str]]:
+        """The spans (first, last run date) in which Process steps passed over run dates of
+        the line without billing them (a run date in a span that was billed is invoiced)."""
+        return [(row[0], row[1]) for row in self.conn.execute(
+            """SELECT DISTINCT run_date, last_run_date FROM run_skips
+                WHERE line_id = ? AND run_date IS NOT NULL ORDER BY run_date""", [line_id])]
 
     # transactions ---------------------------------------------------------------------
 
@@ -849,23 +861,25 @@ class Store:
     def end_run(self, run_id: int) -> None:
         self.db.execute("UPDATE runs SET ended_at = ? WHERE id = ?", [clock.stamp(), run_id])
 
-    def stage_due_run_dates(self, run_date: date, plans: list[tuple[dict, list[tuple[str, str]], str | None, str | None]]) -> None:
+    def stage_due_run_dates(self, run_date: date, plans: list[tuple[dict, Iterable[tuple[str, str]], str | None]]) -> None:
         """Load the run's due (line, run date, cut-off) rows and move each due schedule on.
         A plan is (a schedule kind from `due_schedule_kinds`, its pending (run date, cut-off)
-        pairs, the run date it is processed through after this run, its next run date)."""
+        pairs in order, read as a stream, and its next run date after this run)."""
         for table in ("plan", "plan_dates", "due_schedules", "due"):
             self.db.execute(f"DROP TABLE IF EXISTS temp.{table}")
         self.db.execute(
             """CREATE TEMP TABLE plan (id INTEGER PRIMARY KEY, frequency TEXT, rrule TEXT, dates TEXT, start TEXT,
                    "end" TEXT, processed_through TEXT, through TEXT, next_run_date TEXT)""")
         self.db.execute("CREATE TEMP TABLE plan_dates (plan_id INTEGER, run_date TEXT, cutoff TEXT)")
-        for number, (kind, pending, through, following) in enumerate(plans, start=1):
-            self.conn.execute(
-                "INSERT INTO temp.plan VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [number, kind["frequency"], kind["rrule"], kind["dates"], kind["start"], kind["end"],
-                 kind["processed_through"], through, following])
+        for number, (kind, pending, following) in enumerate(plans, start=1):
             self.conn.executemany("INSERT INTO temp.plan_dates VALUES (?, ?, ?)",
-                                  [(number, day, cutoff) for day, cutoff in pending])
+                                  ((number, day, cutoff) for day, cutoff in pending))
+            # Processed through the last pending run date, or as far as before.
+            self.conn.execute(
+                """INSERT INTO temp.plan VALUES (?, ?, ?, ?, ?, ?, ?,
+                       coalesce((SELECT max(run_date) FROM temp.plan_dates WHERE plan_id = ?), ?), ?)""",
+                [number, kind["frequency"], kind["rrule"], kind["dates"], kind["start"], kind["end"],
+                 kind["processed_through"], number, kind["processed_through"], following])
         self.db.execute(
             """CREATE TEMP TABLE due_schedules AS
                SELECT s.id AS schedule_id, s.line_id, p.id AS plan_id
@@ -1034,18 +1048,23 @@ class Store:
     )
 
     def write_skips(self, run_id: int, run_date: date) -> None:
-        """The lines batch invoicing passed over in this run, and why."""
+        """The lines batch invoicing passed over in this run, and why: one record a line,
+        reason and detail, with the first and last run date it covers and their count."""
         params = {"run_id": run_id, "run_date": run_date.isoformat()}
         for select in self._STANDING_SKIPS + self._RUN_SKIPS:
             self.db.execute(
-                f"INSERT INTO run_skips (run_id, line_id, reason, run_date, detail) SELECT :run_id, * FROM ({select})",
+                f"""WITH k (line_id, reason, run_date, detail) AS ({select})
+                    INSERT INTO run_skips (run_id, line_id, reason, run_date, detail, last_run_date, count)
+                    SELECT :run_id, line_id, reason, min(run_date), detail, max(run_date), count(*)
+                      FROM k GROUP BY line_id, reason, detail""",
                 params)
 
     def standing_skips(self, run_date: date) -> list[Skip]:
         """The lines a run for `run_date` would pass over whatever it stages."""
         union = " UNION ALL ".join(f"SELECT * FROM ({select})" for select in self._STANDING_SKIPS)
         return [
-            Skip(line_id=r[0], contract=r[5], name=r[4], reason=r[1], run_date=_date(r[2]), detail=r[3])
+            Skip(line_id=r[0], contract=r[5], name=r[4], reason=r[1], run_date=_date(r[2]), detail=r[3],
+                 last_run_date=_date(r[2]))
             for r in self.conn.execute(
                 f"""WITH k (line_id, reason, run_date, detail) AS ({union})
                     SELECT k.*, l.name, c.name FROM k
@@ -1056,7 +1075,8 @@ class Store:
     def run_skips(self, run_id: int) -> list[Skip]:
         return [
             Skip(line_id=r["line_id"], contract=r["contract"], name=r["name"], reason=r["reason"],
-                 run_date=_date(r["run_date"]), detail=r["detail"])
+                 run_date=_date(r["run_date"]), detail=r["detail"], last_run_date=_date(r["last_run_date"]),
+                 count=r["count"])
             for r in self._rows(
                 """SELECT s.*, l.name, c.name AS contract FROM run_skips s
                      JOIN contract_lines l ON l.id = s.line_id JOIN contracts c ON c.id = l.contract_id

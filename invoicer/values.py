@@ -88,11 +88,21 @@ def parse_quantity(text, field: str = "quantity") -> Decimal | None:
 
 
 def choice(text, options: tuple[str, ...], field: str) -> str:
+    """One of `options`, typed in any case (`Daily`, `processrunner`), as the spec spells it."""
     if text in options:
         return text
-    raw = str(text).strip().lower() if text is not None else ""
+    raw = str(text).strip() if text is not None else ""
     if not raw:
         raise InputError(f"{field}: missing (one of {', '.join(options)})")
-    if raw not in options:
+    found = _folded(options).get(raw.casefold())
+    if found is None:
         raise InputError(f"{field}: {text!r} is not one of {', '.join(options)}")
-    return raw
+    return found
+
+
+@lru_cache(maxsize=64)
+def _folded(options: tuple[str, ...]) -> dict[str, str]:
+    folded = {option.casefold(): option for option in options}
+    # Two options that differ only in case would make a typed value ambiguous.
+    assert len(folded) == len(options), options
+    return folded

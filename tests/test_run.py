@@ -376,14 +376,19 @@ def test_a_late_run_reports_held_transactions_at_each_run_date_as_daily_runs_wou
         return inv
 
     def skips(runs):
-        return sorted((s["run_date"], s["reason"]) for r in runs for s in r["skipped"])
+        return sorted((s["run_date"], s["last_run_date"], s["count"], s["reason"], s["detail"])
+                      for r in runs for s in r["skipped"])
 
     late, daily = book("late"), book("daily")
     late_run = late.ok("run-once", "--date", "2026-10-26")
     daily_runs = [daily.ok("run-once", "--date", d) for d in ("2026-10-05", "2026-10-12", "2026-10-19", "2026-10-26")]
-    assert skips([late_run]) == skips(daily_runs) == [
-        ("2026-10-05", "over-not-to-exceed"), ("2026-10-12", "over-not-to-exceed"),
-        ("2026-10-19", "over-not-to-exceed"), ("2026-10-26", "over-not-to-exceed")]
+    one, two = "1 transaction(s) held back by the not-to-exceed limit", "2 transaction(s) held back by the not-to-exceed limit"
+    assert skips(daily_runs) == [
+        ("2026-10-05", "2026-10-05", 1, "over-not-to-exceed", one), ("2026-10-12", "2026-10-12", 1, "over-not-to-exceed", two),
+        ("2026-10-19", "2026-10-19", 1, "over-not-to-exceed", two), ("2026-10-26", "2026-10-26", 1, "over-not-to-exceed", two)]
+    # The late run says the same in one record a line, reason and detail: its span of run dates and their count.
+    assert skips([late_run]) == [
+        ("2026-10-05", "2026-10-05", 1, "over-not-to-exceed", one), ("2026-10-12", "2026-10-26", 3, "over-not-to-exceed", two)]
     assert [(i["run_date"], i["total"]) for i in late_run["invoices"]] == [("2026-10-05", "100.00")]
 
 

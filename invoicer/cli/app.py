@@ -112,10 +112,20 @@ app = typer.Typer(
 )
 
 
+def _version(asked: bool) -> None:
+    if asked:
+        from invoicer import __version__
+
+        print(f"invoicer {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     db: Annotated[str | None, typer.Option("--db", metavar="PATH",
                                            help="The database file (default: $INVOICER_DB, else ./invoicer.db).")] = None,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
+                                          help="Print invoicer's version and exit.")] = False,
 ) -> None:
     """Recurring invoice creation for project contracts, over one SQLite file."""
 

@@ -73,11 +73,31 @@ def _refuse_both_of_a_pair(ctx: typer.Context, params: list, args: list[str]) ->
 
 
 class Command(_ValuesAsGiven, TyperCommand):
-    pass
+    def __init__(self, **settings) -> None:
+        super().__init__(**settings)
+        # Arguments read as the help names them: CONTRACT, LINE_ID.
+        for param in self.params:
+            if param.param_type_name == "argument":
+                param.metavar = (param.metavar or param.name).strip("[]").upper()
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        """The usage line: a required argument as CONTRACT, an optional one as [LINE_ID]
+        (Typer 0.29 would print {contract} and [[LINE_ID]])."""
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append(param.metavar if param.required else f"[{param.metavar}]")
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
 
 
 class Group(_ValuesAsGiven, TyperGroup):
-    pass
+    def __init__(self, **settings) -> None:
+        super().__init__(**settings)
+        # A group's help may name its commands as "{commands}": then it names every one.
+        if self.help and "{commands}" in self.help:
+            self.help = self.help.replace("{commands}", ", ".join(self.commands))
 
 
 class Typer(typer.Typer):

@@ -6,8 +6,9 @@ import typer
 
 from invoicer import invoices, render
 from invoicer.cli.common import Json, group, store
+from invoicer.values import choice
 
-app = group("Invoices: list, show, confirm, cancel.")
+app = group("Invoices: {commands}.")
 
 Number = Annotated[str, typer.Argument(metavar="NUMBER", help="e.g. INV-000001")]
 
@@ -78,6 +79,7 @@ def export(
 
     Example: invoicer invoice export --all --status confirmed --format csv > invoices.csv
     """
+    format_ = choice(format_, ("csv", "json"), "format")
     found = invoices.export(store(ctx), number, all_, status, contract, "json" if json_output else format_)
     if json_output or format_ == "json":
         render.emit({"invoices": [render.invoice_json(i, details=True) for i in found]})

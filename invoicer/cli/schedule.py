@@ -1,5 +1,6 @@
 """`invoicer schedule ...`: date-based invoice schedules and milestones."""
 
+from functools import partial
 from typing import Annotated
 
 import typer
@@ -29,6 +30,7 @@ def add(
     amount: Annotated[str | None, Opt("--amount", help="The milestone's amount.")] = None,
     percent: Annotated[str | None, Opt("--percent", help="The milestone's share of the line's value.")] = None,
     ready: Annotated[bool, Opt("--ready", help="Ready to invoice.")] = False,
+    allow_past: Annotated[bool, Opt("--allow-past", help="Accept a first run date more than 10 years ago.")] = False,
     json_output: Json = False,
 ) -> None:
     """Add a date-based schedule to a time-and-material line, or a milestone to a fixed-price line.
@@ -39,7 +41,7 @@ def add(
     added = book.add_schedule(
         store(ctx), parse_id(line_id, "line_id"), frequency=frequency, rrule=rrule, dates=dates, start=start,
         end=end, replace=replace, milestone=milestone, milestone_date=date, amount=amount, percent=percent,
-        ready=ready)
+        ready=ready, allow_past=allow_past)
     if added.milestone:
         m = added.milestone
         if json_output:
@@ -100,10 +102,12 @@ def list_(ctx: typer.Context, line_id: Annotated[str | None, typer.Argument(meta
 
 
 @app.command("import")
-def import_(ctx: typer.Context, file: Annotated[str, typer.Argument(metavar="FILE")], json_output: Json = False) -> None:
+def import_(ctx: typer.Context, file: Annotated[str, typer.Argument(metavar="FILE")],
+            allow_past: Annotated[bool, Opt("--allow-past", help="Accept first run dates more than 10 years ago.")] = False,
+            json_output: Json = False) -> None:
     """Import schedules and milestones: line_id|contract,line, then frequency,start,end |
     rrule,start,end | dates (;-separated) | milestone,date,amount|percent,ready.
 
     Example: invoicer schedule import examples/schedules.csv
     """
-    imported(store(ctx), file, imports.import_schedules, json_output)
+    imported(store(ctx), file, partial(imports.import_schedules, allow_past=allow_past), json_output)
