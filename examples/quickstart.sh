@@ -22,7 +22,14 @@ step invoicer contract list
 step invoicer job run-workflow "$JOB" --workflow ProcessRunner
 step invoicer run-once
 step invoicer job status
-step invoicer invoice show INV-000004
+step invoicer invoice list
+# The README's invoice: C-100's for the run date 2026-11-01, once the clock has reached it.
+number="$(invoicer invoice list --contract C-100 --from 2026-11-01 --to 2026-11-01 --json | grep -o 'INV-[0-9]*' | head -n 1 || true)"
+if [ -n "$number" ]; then
+    step invoicer invoice show "$number"
+else
+    printf '\nNo invoice for C-100 and the run date 2026-11-01 yet: on %s, that run date has not come.\n' "$INVOICER_NOW"
+fi
 step invoicer schedule list 1
 printf '\nThe book is in %s: try `INVOICER_DB=%s %s invoice list`.\n' "$INVOICER_DB" "$INVOICER_DB" "$(command -v invoicer)"
 printf 'Its clock was %s (INVOICER_NOW); without it, invoicer runs on today.\n' "$INVOICER_NOW"

@@ -95,7 +95,8 @@ def _process_step(store: Store, instance: Instance | None, run_date: date, force
     if dry_run:
         invoices = [invoice._replace(number=None, status="dry-run") for invoice in invoices]
     return RunResult(status="dry-run" if dry_run else "completed", run_date=run_date,
-                     invoices=tuple(invoices), skipped=tuple(skipped), invoice_count=store.count_invoices(run_id))
+                     invoices=tuple(invoices), skipped=tuple(skipped), invoice_count=store.count_invoices(run_id),
+                     run_id=None if dry_run else run_id)
 
 
 def _iso(day: date | None) -> str | None:

@@ -383,12 +383,17 @@ def _add_milestone(store: Store, line: Line, name, when, amount, percent, ready)
     return store.add_milestone(line.id, name, when, minor, share, bool(ready))
 
 
-def mark_ready(store: Store, milestone_id: int) -> Milestone:
+def mark_ready(store: Store, milestone_id: int, ready: bool = True) -> Milestone:
+    """Mark a milestone ready to invoice, or (ready=False) not ready again: not once it is
+    invoiced (a cancelled invoice's milestone is not)."""
     with store.writing():
         row = store.schedule_row(milestone_id)
         if row["kind"] != "milestone":
             raise InvoicerError(f"id: {milestone_id} is a date-based schedule, not a milestone")
-        store.set_milestone_ready(milestone_id)
+        if not ready and row["invoice_line_id"] is not None:
+            raise InvoicerError(f"id: milestone {milestone_id} is invoiced on {store.milestone(milestone_id).invoice}; "
+                                "only cancelling that invoice, while it is a draft, releases it")
+        store.set_milestone_ready(milestone_id, ready)
         return store.milestone(milestone_id)
 
 
@@ -513,6 +518,29 @@ def transaction_row(line: Line, when, amount, kind=None, quantity=None, descript
         None if quantity is None else str(quantity),
         None if description is None else parse_text(description, "description", required=False),
     )
+
+
+def set_transaction(store: Store, transaction_id: int, when=None, amount=None, kind=None, quantity=None,
+                    description=None) -> Transaction:
+    """Correct an unbilled transaction in place, by the rules of `transaction add`; the
+    values not given stay."""
+    if all(v is None for v in (when, amount, kind, quantity, description)):
+        raise InputError("give what to change: --date, --amount, --type, --quantity or --description")
+    with store.writing():
+        found = store.transaction(transaction_id)
+        if found.invoice:
+            raise InvoicerError(f"id: transaction {transaction_id} is billed on {found.invoice}; cancel that "
+                                "draft invoice first (a confirmed invoice never changes)")
+        line = found.line
+        row = transaction_row(
+            line,
+            found.date.isoformat() if when is None else when,
+            format_minor(to_minor(found.amount, line.currency), line.currency) if amount is None else amount,
+            found.type if kind is None else kind,
+            found.quantity if quantity is None else quantity,
+            found.description if description is None else description)
+        store.update_transaction(transaction_id, row)
+        return store.transaction(transaction_id)
 
 
 def list_transactions(store: Store, line_id: int | None = None, unbilled: bool = False) -> list[Transaction]:

@@ -1,19 +1,51 @@
 """Invoices after the run: list, show, confirm (final) and cancel (drafts only: what they
 billed becomes billable again); and the record of every Process step."""
 
+from decimal import Decimal
+from typing import NamedTuple
+
 from invoicer.errors import InputError, InvoicerError, NotFound
 from invoicer.model import Invoice, Run
 from invoicer.store import Store
-from invoicer.values import choice
+from invoicer.values import choice, parse_optional_date
 
 STATUSES = ("draft", "confirmed", "cancelled")
 
 
-def list_invoices(store: Store, status: str | None = None, contract: str | None = None) -> list[Invoice]:
+def list_invoices(store: Store, status: str | None = None, contract: str | None = None,
+                  customer: str | None = None, run_from=None, run_to=None) -> list[Invoice]:
+    """Invoices in creation order, of a status, contract, customer and run dates (run_from
+    to run_to, both included) if given."""
     status = choice(status, STATUSES, "status") if status else None
+    run_from = parse_optional_date(run_from, "from")
+    run_to = parse_optional_date(run_to, "to")
+    if run_from and run_to and run_from > run_to:
+        raise InputError(f"to: {run_to} is before --from {run_from}")
     with store.reading():
         _known_contract(store, contract)
-        return store.invoices(status=status, contract=contract)
+        if customer is not None and not store.has_customer(customer):
+            raise NotFound(f"customer: no contract is for a customer named {customer!r} (see `invoicer contract list`)")
+        return store.invoices(status=status, contract=contract, customer=customer, run_from=run_from, run_to=run_to)
+
+
+class Totals(NamedTuple):
+    currency: str
+    invoices: int
+    total: Decimal
+    tax_total: Decimal
+    total_with_tax: Decimal
+
+
+def totals(found: list[Invoice]) -> list[Totals]:
+    """The invoices' count and sums for each currency among `found`, by currency code."""
+    sums: dict[str, list] = {}
+    for invoice in found:
+        entry = sums.setdefault(invoice.currency, [0, Decimal(0), Decimal(0), Decimal(0)])
+        entry[0] += 1
+        entry[1] += invoice.total
+        entry[2] += invoice.tax_total
+        entry[3] += invoice.total_with_tax
+    return [Totals(currency, *entry) for currency, entry in sorted(sums.items())]
 
 
 def _known_contract(store: Store, contract: str | None) -> None:
@@ -68,3 +100,10 @@ def export(store: Store, number: str | None, every: bool, status: str | None, co
 def list_runs(store: Store, limit: int | None = None) -> list[Run]:
     with store.reading():
         return store.runs(limit)
+
+
+def show_run(store: Store, run_id: int) -> tuple[Run, list[Invoice]]:
+    """One run, and the invoices it made."""
+    with store.reading():
+        run = store.run(run_id)
+        return run, store.invoices(run_id=run_id)

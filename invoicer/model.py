@@ -189,6 +189,7 @@ class RunResult(NamedTuple):
     invoices: tuple[Invoice, ...] = ()
     skipped: tuple[Skip, ...] = ()
     invoice_count: int = 0
+    run_id: int | None = None  # the run record (a dry run's is rolled back)
 
 
 class Run(NamedTuple):

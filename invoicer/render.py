@@ -51,23 +51,55 @@ def console():
     return out if out.is_terminal else Console(highlight=False, emoji=False, width=100_000, no_color=True)
 
 
-def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable], money: Iterable[str] = ()) -> None:
-    """A rich table; money columns right-justified. No box when piped, so that it greps."""
+def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable], money: Iterable[str] = (),
+          wrap: Iterable[str] = ()) -> None:
+    """A rich table; money columns right-justified. No box when piped, so that it greps.
+    Codes, ids, dates and amounts never wrap: only the free text of the `wrap` columns
+    does, between words. A terminal too narrow for that gets each row as one record of
+    "column: value" pairs instead."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
     out = console()
+    columns, money, wrap = list(columns), set(money), set(wrap)
+    # Text, not str: a name like "[red]" is the user's text, never rich markup.
+    cells = [[v if isinstance(v, Text) else Text("" if v is None else str(v)) for v in row] for row in rows]
+    if out.is_terminal and _needed_width(columns, cells, wrap) > out.width:
+        _records(out, title, columns, cells)
+        return
     grid = Table(title=title, box=box.SIMPLE_HEAD if out.is_terminal else None, title_justify="left",
                  show_edge=False, pad_edge=False)
-    money = set(money)
     for name in columns:
-        # Fold rather than cut: an invoice number or a date must never end in "...".
-        grid.add_column(name, justify="right" if name in money else "left", overflow="fold")
-    for row in rows:
-        # Text, not str: a name like "[red]" is the user's text, never rich markup.
-        grid.add_row(*(v if isinstance(v, Text) else Text("" if v is None else str(v)) for v in row))
+        grid.add_column(name, justify="right" if name in money else "left", no_wrap=name not in wrap,
+                        overflow="fold")
+    for row in cells:
+        grid.add_row(*row)
     out.print(grid)
+
+
+def _needed_width(columns: list[str], cells: list[list], wrap: set[str]) -> int:
+    """The narrowest the table can be with every code whole: a free-text column as wide as
+    its longest word, any other as its longest value (or header)."""
+    from rich.cells import cell_len
+
+    width = 3 * (len(columns) - 1)  # the padding either side of the box's gap between columns
+    for index, name in enumerate(columns):
+        texts = [name, *(row[index].plain for row in cells)]
+        pieces = (word for text in texts for word in text.split()) if name in wrap else \
+            (line for text in texts for line in text.splitlines())
+        width += max(map(cell_len, pieces), default=0)
+    return width
+
+
+def _records(out, title: str | None, columns: list[str], cells: list[list]) -> None:
+    from rich.text import Text
+
+    if title:
+        out.print(Text(title, style="italic"))
+    for row in cells:
+        pairs = [Text.assemble((f"{name}: ", "bold"), value) for name, value in zip(columns, row) if value.plain]
+        out.print(Text("  ").join(pairs))
 
 
 def say(text: str, style: str | None = None) -> None:
@@ -273,14 +305,14 @@ def show_lines(lines: list[Line]) -> None:
           [[l.id, l.contract, l.name, l.customer, l.billing_method, format_amount(l.amount, l.currency),
             format_amount(l.not_to_exceed, l.currency), l.currency, l.project,
             _tax_label(l.tax_category, l.tax_rate) if l.tax_category else "seller's"] for l in lines],
-          money=["amount", "not to exceed"])
+          money=["amount", "not to exceed"], wrap=["contract", "line", "customer", "project"])
 
 
 def show_transactions(items: list[Transaction]) -> None:
     table(None, ["id", "line", "contract", "date", "type", "quantity", "amount", "currency", "invoice", "description"],
           [[t.id, t.line.id, t.line.contract, t.date, t.type, t.quantity, format_amount(t.amount, t.line.currency),
             t.line.currency, t.invoice or "unbilled", t.description] for t in items],
-          money=["amount"])
+          money=["amount"], wrap=["contract", "description"])
 
 
 def show_jobs(statuses: list[JobStatus]) -> None:
@@ -288,20 +320,31 @@ def show_jobs(statuses: list[JobStatus]) -> None:
           [[s.job.name, s.job.job_type, s.job.frequency, "Yes" if s.job.active else "No",
             s.instance.workflow if s.instance else "-", s.step or "-",
             iso(s.instance.last_end) if s.instance and s.instance.last_end else "-",
-            iso(s.next_due) or "-", _status("STOPPED RUNNING") if s.stalled else "no"] for s in statuses])
+            iso(s.next_due) or "-", _status("STOPPED RUNNING") if s.stalled else "no"] for s in statuses],
+          wrap=["job"])
     for s in statuses:
         if s.stalled:
             say(f"{s.job.name!r} has stopped running: its Process step due {iso(s.next_due)} did not run. "
                 f"Catch up with `invoicer run-once`, or restart it: invoicer job restart {s.job.name!r}", "red")
 
 
-def show_invoices(invoices: list[Invoice]) -> None:
+def show_invoices(invoices: list[Invoice], totals=()) -> None:
+    """Invoices, and a totals row a currency when `totals` (from invoices.totals) are given."""
+    rows = [[i.number or "(dry run)", i.contract, i.customer, i.run_date, len(i.lines),
+             format_amount(i.total, i.currency), format_amount(i.tax_total, i.currency),
+             format_amount(i.total_with_tax, i.currency), i.currency, _status(i.status)] for i in invoices]
+    rows += [["Total", f"{t.invoices} invoice(s)", "", "", "", format_amount(t.total, t.currency),
+              format_amount(t.tax_total, t.currency), format_amount(t.total_with_tax, t.currency), t.currency, ""]
+             for t in totals]
     table(None, ["number", "contract", "customer", "run date", "lines", "total", "tax", "total with tax", "currency",
-                 "status"],
-          [[i.number or "(dry run)", i.contract, i.customer, i.run_date, len(i.lines),
-            format_amount(i.total, i.currency), format_amount(i.tax_total, i.currency),
-            format_amount(i.total_with_tax, i.currency), i.currency, _status(i.status)] for i in invoices],
-          money=["total", "tax", "total with tax"])
+                 "status"], rows,
+          money=["total", "tax", "total with tax"], wrap=["contract", "customer"])
+
+
+def totals_json(totals) -> list[dict]:
+    return [{"currency": t.currency, "invoices": t.invoices, "total": format_amount(t.total, t.currency),
+             "tax_total": format_amount(t.tax_total, t.currency),
+             "total_with_tax": format_amount(t.total_with_tax, t.currency)} for t in totals]
 
 
 def show_invoice(invoice: Invoice) -> None:
@@ -323,7 +366,8 @@ def show_invoice(invoice: Invoice) -> None:
     if invoice.tax:
         rows.append(["Tax", "", "", "", format_amount(invoice.tax_total, cur)])
     rows.append(["Total with tax", "", "", "", format_amount(invoice.total_with_tax, cur)])
-    table(None, ["line", "item", "date", "description", f"amount ({cur})"], rows, money=[f"amount ({cur})"])
+    table(None, ["line", "item", "date", "description", f"amount ({cur})"], rows, money=[f"amount ({cur})"],
+          wrap=["line", "item", "description"])
     untaxed = [line.name for line in invoice.lines if line.tax_category is None]
     if untaxed:
         say(f"No tax on: {', '.join(untaxed)} (no tax category on the line, and none on the seller)")
@@ -339,21 +383,34 @@ def show_party(party) -> None:
     """`seller show` or `customer show`: one value a row, "-" where unset."""
     table(None, ["field", "value"],
           [[field.replace("_", " "), "-" if value is None else format_rate(value) if field == "tax_rate" else value]
-           for field, value in party._asdict().items()])
+           for field, value in party._asdict().items()], wrap=["value"])
 
 
 def show_customers(customers: list[Customer]) -> None:
     table(None, ["customer", "country", "city", "vat id", "email", "electronic address", "terms (days)", "reference"],
           [[c.name, c.country, c.city, c.vat_id, c.email, c.electronic_address, c.payment_terms_days, c.reference]
-           for c in customers])
+           for c in customers], wrap=["customer", "city", "reference"])
 
 
-def show_skips(skips: Iterable[Skip]) -> None:
+def show_skips(skips: Iterable[Skip], title: str = "Skipped lines", where: str = "`invoicer run list --json`") -> None:
     skips = list(skips)
     if skips:
-        table("Skipped lines", ["line", "contract", "name", "reason", "run date", "detail"],
-              [[s.line_id, s.contract, s.name, s.reason, s.run_date, s.detail] for s in skips[:SHOWN_ROWS]])
-        _more(len(skips), "`invoicer run list --json`")
+        table(title, ["line", "contract", "name", "reason", "run dates", "detail"],
+              [[s.line_id, s.contract, s.name, s.reason, _run_dates(s), s.detail] for s in skips[:SHOWN_ROWS]],
+              wrap=["contract", "name", "run dates", "detail"])
+        _more(len(skips), where)
+
+
+def _run_dates(skip: Skip) -> str | None:
+    """The run dates a skip record stands for: one, or a span and how many."""
+    if skip.run_date is None or skip.count == 1:
+        return iso(skip.run_date)
+    return f"{iso(skip.run_date)} to {iso(skip.last_run_date)} ({skip.count})"
+
+
+# Lines that bill nothing because nothing was there to bill: counted in a run's summary,
+# not listed (the others need an operator).
+IDLE_REASONS = ("no-transactions",)
 
 
 def _more(count: int, where: str) -> None:
@@ -371,13 +428,26 @@ def show_run_result(result: RunResult) -> None:
     if result.invoices:
         show_invoices(list(result.invoices[:SHOWN_ROWS]))
         _more(result.invoice_count, "`invoicer invoice list`")
-    show_skips(result.skipped)
+    show_skips([s for s in result.skipped if s.reason not in IDLE_REASONS], "Needs action")
+    idle = [s for s in result.skipped if s.reason in IDLE_REASONS]
+    if idle:
+        where = f": `invoicer run show {result.run_id}` lists them" if result.run_id else ""
+        say(f"{len({s.line_id for s in idle})} line(s) had nothing to bill (no-transactions) at "
+            f"{sum(s.count for s in idle)} run date(s){where}")
 
 
 def show_runs(runs: list[Run]) -> None:
-    table(None, ["run", "run date", "ended", "workflow", "forced", "invoices", "skipped"],
+    table(None, ["run", "run date", "ended", "workflow", "forced", "invoices", "lines skipped"],
           [[r.id, r.run_date, iso(r.ended_at), r.workflow, "yes" if r.forced else "",
-            _span(r.invoices), len(r.skipped)] for r in runs])
+            _span(r.invoices), len({s.line_id for s in r.skipped})] for r in runs], wrap=["invoices"])
+
+
+def show_run(run: Run, made: list[Invoice]) -> None:
+    say(f"Run {run.id} for {run.run_date}: ended {iso(run.ended_at)}, {run.workflow or 'no workflow'}"
+        f"{', forced' if run.forced else ''}; {len(made)} invoice(s)")
+    if made:
+        show_invoices(made)
+    show_skips(run.skipped, where=f"`invoicer run show {run.id} --json`")
 
 
 def _span(numbers: tuple[str, ...]) -> str:
@@ -396,7 +466,7 @@ def show_schedules(entries: list[ScheduleEntry], milestones: list[Milestone], sh
         rows.append([m.id, m.line.id, m.line.contract, m.line.name, f"milestone {m.name} {m.date}",
                      format_amount(m.amount, m.line.currency), milestone_status(m), m.invoice or ""])
     table(None, ["id", "line", "contract", "line name", "schedule", "amount", "status", "invoice"], rows,
-          money=["amount"])
+          money=["amount"], wrap=["contract", "line name", "schedule"])
     for line, value, planned in shortfalls:
         say(f"line {line.id} ({line.contract} / {line.name}): milestones add up to "
             f"{format_amount(planned, line.currency)} of its value {format_amount(value, line.currency)} "

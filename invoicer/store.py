@@ -449,6 +449,9 @@ class Store:
     def contract(self, name: str) -> dict | None:
         return self._one("SELECT * FROM contracts WHERE name = ?", [name])
 
+    def has_customer(self, customer: str) -> bool:
+        return bool(self._one("SELECT 1 FROM contracts WHERE customer = ?", [customer]))
+
     def contracts_by_name(self, names: Iterable[str]) -> dict[str, dict]:
         """Many contracts in one query, by name; those that do not exist are left out."""
         rows = self._rows("""SELECT c.* FROM json_each(?) k CROSS JOIN contracts c WHERE c.name = k.value""",
@@ -641,8 +644,8 @@ class Store:
             raise NotFound(f"id: no schedule or milestone with id {schedule_id} (see `invoicer schedule list`)")
         return row
 
-    def set_milestone_ready(self, milestone_id: int) -> None:
-        self.db.execute("UPDATE schedules SET ready = 1 WHERE id = ?", [milestone_id])
+    def set_milestone_ready(self, milestone_id: int, ready: bool = True) -> None:
+        self.db.execute("UPDATE schedules SET ready = ? WHERE id = ?", [int(ready), milestone_id])
 
     def milestone_totals(self, line_id: int) -> tuple[int, Decimal, int]:
         """(sum of amounts, sum of percents of percent milestones, sum of amounts of the others)."""
@@ -705,6 +708,13 @@ class Store:
         return self.conn.execute(f"INSERT INTO transactions ({self._TRANSACTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                                  row).lastrowid
 
+    def update_transaction(self, transaction_id: int, row: tuple) -> None:
+        """Set an unbilled transaction's (line_id, date, amount, type, quantity, description)."""
+        self.conn.execute(
+            """UPDATE transactions SET date = ?, amount = ?, type = ?, quantity = ?, description = ?
+                WHERE id = ? AND line_id = ? AND invoice_line_id IS NULL""",
+            [*row[1:6], transaction_id, row[0]])
+
     def add_transactions(self, rows: list[tuple]) -> None:
         """Insert many (line_id, date, amount, type, quantity, description) rows, in order."""
         self.conn.execute(_insert_each("transactions", self._TRANSACTION_COLUMNS), [json.dumps(rows)])
@@ -751,14 +761,21 @@ class Store:
         return row
 
     def invoices(self, status: str | None = None, contract: str | None = None, run_id: int | None = None,
-                 number: str | None = None, details: bool = False, first: int | None = None) -> list[Invoice]:
-        """Invoices in creation order (only the `first` ones of a run, if given)."""
+                 number: str | None = None, details: bool = False, first: int | None = None,
+                 customer: str | None = None, run_from: date | None = None,
+                 run_to: date | None = None) -> list[Invoice]:
+        """Invoices in creation order (only the `first` ones of a run, if given); run_from and
+        run_to bound their run dates, both included."""
         clauses, params = [], []
         for column, value in (("i.status", status), ("c.name", contract), ("i.run_id", run_id),
-                              ("i.number", number)):
+                              ("i.number", number), ("c.customer", customer)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        for clause, value in (("i.run_date >= ?", run_from), ("i.run_date <= ?", run_to)):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value.isoformat())
         if first is not None:
             clauses.append("i.id IN (SELECT id FROM invoices WHERE run_id = ? ORDER BY id LIMIT ?)")
             params += [run_id, first]
@@ -1093,9 +1110,18 @@ class Store:
     def running_instances(self) -> int:
         return self.conn.execute("SELECT count(*) FROM workflow_instances WHERE state = 'running'").fetchone()[0]
 
-    def runs(self, limit: int | None = None) -> list[Run]:
-        rows = list(self._rows(
-            "SELECT * FROM runs ORDER BY id DESC" + (" LIMIT ?" if limit else ""), [limit] if limit else []))
+    def run(self, run_id: int) -> Run:
+        found = self.runs(run_id=run_id)
+        if not found:
+            raise NotFound(f"run_id: no run with id {run_id} (see `invoicer run list`)")
+        return found[0]
+
+    def runs(self, limit: int | None = None, run_id: int | None = None) -> list[Run]:
+        if run_id is not None:
+            rows = list(self._rows("SELECT * FROM runs WHERE id = ?", [run_id]))
+        else:
+            rows = list(self._rows(
+                "SELECT * FROM runs ORDER BY id DESC" + (" LIMIT ?" if limit else ""), [limit] if limit else []))
         return [
             Run(id=r["id"], run_date=date.fromisoformat(r["run_date"]),
                 started_at=clock.from_stamp(r["started_at"]), ended_at=clock.from_stamp(r["ended_at"]),

@@ -2,6 +2,7 @@
 schedules, skip records a catch-up writes, help and version, values typed in another case."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -177,3 +178,150 @@ def test_enumerated_values_are_taken_in_any_case_and_stored_as_the_spec_spells_t
     assert inv("job", "run-workflow", JOB, "--workflow", "updateroleutilization").exit_code == 1
     refused = inv("job", "run-workflow", JOB, "--workflow", "Process-Runner", "--json")
     assert refused.exit_code == 1 and "ProcessRunCaller, ProcessRunner" in refused.error["message"]
+
+
+# tables on a terminal ------------------------------------------------------------------------
+
+@pytest.fixture
+def wide_book(inv):
+    """Long free text beside codes and dates that must stay whole."""
+    design = inv.line("C-100", "Design and architecture work", "time-and-material", "Fabrikam Incorporated Holdings",
+                      "--not-to-exceed", "100000", "--project", "Project Phoenix")
+    inv.line("C-200", "Fixed", "fixed-price", "Contoso", "--amount", "5000")
+    idle = inv.line("C-300", "Idle", "time-and-material", "Contoso")
+    inv.ok("schedule", "add", design, "--frequency", "monthly", "--start", "2026-09-30")
+    inv.ok("schedule", "add", idle, "--frequency", "weekly", "--start", "2026-09-01")
+    inv.ok("schedule", "add", 2, "--milestone", "Kick-off meeting", "--date", "2026-10-15", "--percent", "30")
+    inv.ok("transaction", "add", design, "--date", "2026-10-03", "--amount", "12345.67", "--type", "material",
+           "--description", "Architecture workshop with the customer's whole team")
+    inv.setup_job()
+    return inv
+
+
+CODES = ("2026-10-03", "2026-10-30", "2026-11-24", "INV-000001", "12345.67", "time-and-material",
+         "ProcessRunCaller", "milestone-not-ready", "2026-11-25T00:00:00+00:00", "2026-09-01")
+
+
+@pytest.mark.parametrize("columns", ["80", "120"])
+def test_tables_on_a_terminal_never_wrap_codes_and_dates(wide_book, monkeypatch, columns):
+    inv = wide_book
+    run = inv("run-once", "--date", "2026-11-24", "--force")
+    assert run.exit_code == 0
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("COLUMNS", columns)
+    text = ""
+    for command in (["job", "status"], ["transaction", "list"], ["contract", "list"], ["schedule", "list"],
+                    ["invoice", "list"], ["invoice", "show", "INV-000001"], ["run", "list"], ["doctor"],
+                    ["run-once", "--date", "2026-11-24", "--force", "--dry-run"]):
+        out = re.sub(r"\x1b\[[0-9;]*m", "", inv(*command).stdout)
+        assert out and max(map(len, out.splitlines())) <= int(columns), (command, out)
+        text += out
+    for code in CODES:
+        assert code in text, code
+    # The free text wraps between words; no word of it is cut.
+    for word in ("Incorporated", "architecture", "Architecture", "Phoenix"):
+        assert word in text
+
+
+def test_a_run_summary_lists_what_needs_action_and_counts_the_idle_lines(wide_book):
+    out = wide_book("run-once", "--date", "2026-11-24", "--force").stdout
+    assert "milestone-not-ready" in out and "Kick-off meeting" in out
+    idle = [line for line in out.splitlines() if "no-transactions" in line]
+    assert idle == ["2 line(s) had nothing to bill (no-transactions) at 14 run date(s): "
+                    "`invoicer run show 1` lists them"], out
+
+
+# invoice list filters and totals, run show -------------------------------------------------
+
+@pytest.fixture
+def billed(inv):
+    """Three contracts, two customers, two currencies, invoices on two run dates."""
+    a = inv.line("C-1", "Design", "time-and-material", "Fabrikam")
+    b = inv.line("C-2", "Build", "time-and-material", "Contoso")
+    c = inv.line("C-3", "Yen", "time-and-material", "Fabrikam", "--currency", "JPY")
+    for line in (a, b, c):
+        inv.ok("schedule", "add", line, "--frequency", "monthly", "--start", "2026-10-01")
+    tx(inv, a, "2026-09-20", "100.10")
+    tx(inv, a, "2026-10-20", "200.20")
+    tx(inv, b, "2026-10-05", "50")
+    tx(inv, c, "2026-10-06", "1500")
+    inv.setup_job()
+    inv.ok("run-once", "--date", "2026-11-01")
+    return inv
+
+
+def test_invoice_list_filters_by_customer_and_run_dates_and_totals_by_currency(billed):
+    listed = billed.ok("invoice", "list", "--customer", "Fabrikam")
+    assert [(i["contract"], i["run_date"], i["total"]) for i in listed["invoices"]] == [
+        ("C-1", "2026-10-01", "100.10"), ("C-1", "2026-11-01", "200.20"), ("C-3", "2026-11-01", "1500")]
+    assert listed["totals"] == [
+        {"currency": "JPY", "invoices": 1, "total": "1500", "tax_total": "0", "total_with_tax": "1500"},
+        {"currency": "USD", "invoices": 2, "total": "300.30", "tax_total": "0.00", "total_with_tax": "300.30"}]
+    november = billed.ok("invoice", "list", "--from", "2026-11-01", "--to", "2026-11-30")
+    assert [i["contract"] for i in november["invoices"]] == ["C-1", "C-2", "C-3"]
+    assert [(t["currency"], t["invoices"], t["total"]) for t in billed.ok("invoice", "list", "--to", "2026-10-31")["totals"]] == [
+        ("USD", 1, "100.10")]
+    assert billed.ok("invoice", "list", "--from", "2027-01-01") == {"invoices": [], "totals": []}
+    human = billed("invoice", "list", "--customer", "Fabrikam").stdout
+    assert any(line.split()[:1] == ["Total"] and "300.30" in line and "USD" in line for line in human.splitlines())
+    assert any(line.split()[:1] == ["Total"] and "1500" in line and "JPY" in line for line in human.splitlines())
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--customer", "Nobody"], "customer"), (["--from", "2026-13-01"], "from"), (["--to", "yesterday"], "to"),
+    (["--from", "2026-11-02", "--to", "2026-11-01"], "to")])
+def test_invoice_list_refuses_an_unknown_customer_and_bad_dates(billed, args, field):
+    result = billed("invoice", "list", *args, "--json")
+    assert result.exit_code == 1 and result.error["message"].startswith(f"{field}:") and result.stdout == ""
+
+
+def test_run_show_prints_one_run_as_run_list_does_with_its_invoices_and_skips(billed):
+    runs = billed.ok("run", "list")["runs"]
+    shown = billed.ok("run", "show", runs[-1]["id"])
+    assert shown == runs[-1]
+    assert shown["invoices"] == ["INV-000001", "INV-000002", "INV-000003", "INV-000004"]
+    human = billed("run", "show", runs[-1]["id"]).stdout
+    assert "INV-000004" in human and "no-transactions" in human  # the idle lines too
+    missing = billed("run", "show", "99", "--json")
+    assert missing.exit_code == 1 and "run_id" in missing.error["message"]
+    assert billed("run", "show", "x").exit_code == 1
+
+
+# setting back, correcting in place ---------------------------------------------------------
+
+def test_a_milestone_can_be_set_back_to_not_ready_until_it_is_invoiced(inv):
+    line = inv.line("C-1", "Fixed", "fixed-price", "Fabrikam", "--amount", "1000")
+    m = inv.ok("schedule", "add", line, "--milestone", "Kick-off", "--date", "2026-11-01", "--percent", "30", "--ready")
+    assert inv.ok("schedule", "ready", m["id"], "--not-ready")["ready"] is False
+    inv.setup_job()
+    run = inv.ok("run-once", "--date", "2026-11-02")
+    assert run["invoices"] == [] and {s["reason"] for s in run["skipped"]} == {"milestone-not-ready"}
+    assert inv.ok("schedule", "ready", m["id"])["ready"] is True
+    number = inv.ok("run-once", "--date", "2026-11-03")["invoices"][0]["number"]
+    refused = inv("schedule", "ready", m["id"], "--not-ready", "--json")
+    assert refused.exit_code == 1 and number in refused.error["message"]
+    assert inv("schedule", "ready", m["id"], "--ready", "--not-ready").exit_code == 2
+    inv.ok("invoice", "cancel", number)
+    assert inv.ok("schedule", "ready", m["id"], "--not-ready")["ready"] is False
+
+
+def test_transaction_set_corrects_an_unbilled_transaction_by_the_rules_of_add(inv):
+    line = inv.line("C-1", "Design")
+    t = tx(inv, line, "2026-10-03", "100")
+    changed = inv.ok("transaction", "set", t, "--amount", "125.5", "--date", "2026-10-04", "--type", "Expense",
+                     "--quantity", "2", "--description", "Taxi")
+    assert (changed["id"], changed["amount"], changed["date"], changed["type"], changed["quantity"],
+            changed["description"]) == (t, "125.50", "2026-10-04", "expense", "2", "Taxi")
+    assert inv.ok("transaction", "set", t, "--amount", "130")["description"] == "Taxi"  # the rest stays
+    for args, field in ((["--amount", "1.234"], "amount"), (["--date", "2026-02-30"], "date"),
+                        (["--type", "travel"], "type"), (["--quantity", "-1"], "quantity"), ([], "give")):
+        result = inv("transaction", "set", t, *args, "--json")
+        assert result.exit_code == 1 and result.error["message"].startswith(field), args
+    assert inv.ok("transaction", "list")["transactions"][0]["amount"] == "130.00"
+    assert inv("transaction", "set", "99", "--amount", "1").exit_code == 1
+    inv.ok("schedule", "add", line, "--frequency", "monthly", "--start", "2026-11-01")
+    inv.setup_job()
+    number = inv.ok("run-once", "--date", "2026-11-01")["invoices"][0]["number"]
+    refused = inv("transaction", "set", t, "--amount", "1", "--json")
+    assert refused.exit_code == 1 and number in refused.error["message"] and "cancel" in refused.error["message"]
+    assert inv.ok("invoice", "show", number)["total"] == "130.00"

@@ -20,7 +20,8 @@ def doctor(ctx: typer.Context, json_output: Json = False) -> None:
                      "skipped": [render.skip_json(s) for s in report.skipped]})
     else:
         render.table(None, ["check", "", "finding"],
-                     [[c.name, "ok" if c.ok else "NEEDS AN OPERATOR", c.message] for c in report.checks])
+                     [[c.name, "ok" if c.ok else "NEEDS AN OPERATOR", c.message] for c in report.checks],
+                     wrap=["finding"])
         render.show_skips(report.skipped)
     if report.exit_code:
         raise typer.Exit(report.exit_code)

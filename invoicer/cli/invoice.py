@@ -18,17 +18,21 @@ def list_(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option("--status", help="draft|confirmed|cancelled")] = None,
     contract: Annotated[str | None, typer.Option("--contract")] = None,
+    customer: Annotated[str | None, typer.Option("--customer", metavar="NAME")] = None,
+    run_from: Annotated[str | None, typer.Option("--from", metavar="DATE", help="Run dates from DATE on.")] = None,
+    run_to: Annotated[str | None, typer.Option("--to", metavar="DATE", help="Run dates up to DATE.")] = None,
     json_output: Json = False,
 ) -> None:
-    """Invoices in creation order.
+    """Invoices in creation order, with their totals by currency.
 
-    Example: invoicer invoice list --status draft
+    Example: invoicer invoice list --status draft --customer Fabrikam --from 2026-11-01 --to 2026-11-30
     """
-    found = invoices.list_invoices(store(ctx), status, contract)
+    found = invoices.list_invoices(store(ctx), status, contract, customer, run_from, run_to)
+    totals = invoices.totals(found)
     if json_output:
-        render.emit({"invoices": [render.invoice_json(i) for i in found]})
+        render.emit({"invoices": [render.invoice_json(i) for i in found], "totals": render.totals_json(totals)})
     else:
-        render.show_invoices(found)
+        render.show_invoices(found, totals)
 
 
 @app.command("show")

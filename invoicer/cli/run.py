@@ -6,7 +6,7 @@ import typer
 
 from invoicer import billing, invoices, render
 from invoicer.cli.common import Json, group, store
-from invoicer.values import parse_date
+from invoicer.values import parse_date, parse_id
 
 runs = group("The record of every Process step.")
 
@@ -43,3 +43,17 @@ def list_(ctx: typer.Context, json_output: Json = False) -> None:
         render.emit({"runs": [render.run_json(r) for r in found]})
     else:
         render.show_runs(found)
+
+
+@runs.command("show")
+def show(ctx: typer.Context, run_id: Annotated[str, typer.Argument(metavar="RUN_ID")],
+         json_output: Json = False) -> None:
+    """One Process step: when, for which date, the invoices it made and every line it skipped.
+
+    Example: invoicer run show 3
+    """
+    run, made = invoices.show_run(store(ctx), parse_id(run_id, "run_id"))
+    if json_output:
+        render.emit(render.run_json(run))
+    else:
+        render.show_run(run, made)

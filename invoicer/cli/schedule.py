@@ -61,16 +61,17 @@ def add(
 
 @app.command("ready")
 def ready(ctx: typer.Context, milestone_id: Annotated[str, typer.Argument(metavar="MILESTONE_ID")],
+          is_ready: Annotated[bool, Opt("--ready/--not-ready", help="--not-ready sets a milestone not invoiced back.")] = True,
           json_output: Json = False) -> None:
-    """Mark a milestone ready to invoice.
+    """Mark a milestone ready to invoice (or, with --not-ready, not ready again).
 
     Example: invoicer schedule ready 3
     """
-    m = book.mark_ready(store(ctx), parse_id(milestone_id, "milestone_id"))
+    m = book.mark_ready(store(ctx), parse_id(milestone_id, "milestone_id"), is_ready)
     if json_output:
         render.emit(render.milestone_json(m))
     else:
-        render.say(f"milestone {m.id} ({m.name}) is ready to invoice")
+        render.say(f"milestone {m.id} ({m.name}) is {'ready' if m.ready else 'not ready'} to invoice")
 
 
 @app.command("remove")

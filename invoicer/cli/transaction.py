@@ -35,6 +35,28 @@ def add(
                    f"{render.format_amount(t.amount, t.line.currency)} {t.line.currency}")
 
 
+@app.command("set")
+def set_(
+    ctx: typer.Context,
+    transaction_id: Annotated[str, typer.Argument(metavar="ID")],
+    date: Annotated[str | None, typer.Option("--date", help="The transaction date (YYYY-MM-DD).")] = None,
+    amount: Annotated[str | None, typer.Option("--amount")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="time|expense|material|fee")] = None,
+    quantity: Annotated[str | None, typer.Option("--quantity")] = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+    json_output: Json = False,
+) -> None:
+    """Correct an unbilled transaction in place (a billed one: cancel its draft invoice first).
+
+    Example: invoicer transaction set 7 --amount 1250 --date 2026-11-04
+    """
+    t = book.set_transaction(store(ctx), parse_id(transaction_id, "id"), date, amount, type_, quantity, description)
+    if json_output:
+        render.emit(render.transaction_json(t))
+    else:
+        render.show_transactions([t])
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,
