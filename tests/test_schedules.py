@@ -652,6 +652,6 @@ def test_schedule_list_shows_the_spec_run_dates_through_the_cli(inv, frequency, 
         cli = Invoicer(Path(tmp) / "book.db", inv.monkeypatch)
         line = cli.line("C-1", "Design")
         expected = [x.isoformat() for x in expected_dates(frequency, start, end, end)]
-        cli.ok("schedule", "add", line, "--frequency", frequency, "--start", start.isoformat(),
+        cli.ok("schedule", "add", line, "--frequency", frequency, "--start", start.isoformat(), "--allow-past",
                "--end", end.isoformat())
         assert listed(cli, line) == expected
