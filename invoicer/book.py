@@ -4,6 +4,7 @@ one transaction; the `_` functions do one row inside an open transaction, so tha
 imports apply exactly the same rules."""
 
 from bisect import bisect_right
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -41,6 +42,9 @@ from invoicer.values import choice, iso_date, parse_date, parse_optional_date, p
 # UNTIL); else the next UPCOMING_SHOWN.
 UPCOMING_SHOWN = 3
 ALL_SHOWN = 36
+# Of the run dates due so far, `schedule list` shows the latest PAST_SHOWN and counts the
+# earlier ones.
+PAST_SHOWN = 1000
 
 
 # contract lines ---------------------------------------------------------------------------
@@ -441,13 +445,22 @@ def _schedule_entry(store: Store, row: dict, line: Line, with_run_dates: bool) -
     schedule = schedule_from_row(row)
     processed = date.fromisoformat(row["processed_through"]) if row.get("processed_through") else None
     run_dates: list[RunDate] = []
+    earlier = 0
     if with_run_dates:
         invoiced = store.invoices_by_run_date(line.id)
         passed = _spans(store.passed_run_dates(line.id))
         horizon = max(clock.today(), processed or clock.today())
-        shown = list(schedules.run_dates(schedule, None, horizon))
-        # Run dates a replaced schedule billed stay in view.
-        shown = sorted(set(shown) | {date.fromisoformat(d) for d in invoiced})
+        # The latest PAST_SHOWN run dates due so far, counted rather than kept: a schedule
+        # started centuries ago (--allow-past) lists in flat memory.
+        recent: deque[date] = deque(maxlen=PAST_SHOWN)
+        due = 0
+        for day in schedules.iter_run_dates(schedule, None, horizon):
+            recent.append(day)
+            due += 1
+        earlier = due - len(recent)
+        # Run dates a replaced schedule billed stay in view (those of the shown span).
+        billed = {date.fromisoformat(d) for d in invoiced}
+        shown = sorted(set(recent) | {d for d in billed if not earlier or d >= recent[0]})
         ends = schedule.end is not None or bool(schedule.dates) or \
             any(part in (schedule.rrule or "") for part in ("COUNT=", "UNTIL="))
         to_come: list[date] = []
@@ -473,7 +486,7 @@ def _schedule_entry(store: Store, row: dict, line: Line, with_run_dates: bool) -
     return ScheduleEntry(
         id=row["id"], line=line, schedule=schedule,
         next_run_date=date.fromisoformat(row["next_run_date"]) if row["next_run_date"] else None,
-        processed_through=processed, run_dates=tuple(run_dates),
+        processed_through=processed, run_dates=tuple(run_dates), earlier=earlier,
     )
 
 

@@ -91,6 +91,7 @@ class ScheduleEntry(NamedTuple):
     next_run_date: date | None
     processed_through: date | None
     run_dates: tuple[RunDate, ...] = ()
+    earlier: int = 0  # run dates due before the first of `run_dates`, not shown
 
 
 class Milestone(NamedTuple):

@@ -169,6 +169,7 @@ def schedule_json(entry: ScheduleEntry) -> dict:
         "next_run_date": iso(entry.next_run_date), "processed_through": iso(entry.processed_through),
         "run_dates": [{"run_date": r.run_date.isoformat(), "status": r.status, "invoice": r.invoice}
                       for r in entry.run_dates],
+        "earlier_run_dates": entry.earlier,
     }
 
 
@@ -460,6 +461,8 @@ def show_schedules(entries: list[ScheduleEntry], milestones: list[Milestone], sh
     rows = []
     for e in entries:
         rows.append([e.id, e.line.id, e.line.contract, e.line.name, schedules.describe(e.schedule), "", "", ""])
+        if e.earlier:
+            rows.append(["", "", "", "", f"  ... {e.earlier} earlier run date(s)", "", "", ""])
         for r in e.run_dates:
             rows.append(["", "", "", "", f"  run date {r.run_date}", "", r.status, r.invoice or ""])
     for m in milestones:

@@ -66,21 +66,25 @@ def test_a_catch_up_writes_one_skip_record_a_line_and_reason_with_its_span_and_c
     busy = inv.line("C-1", "Busy")
     inv.ok("schedule", "add", idle, "--frequency", "daily", "--start", "1926-11-24", "--allow-past")
     inv.ok("schedule", "add", busy, "--frequency", "daily", "--start", "1926-11-24", "--allow-past")
-    tx(inv, busy, "2000-01-01", "10")
+    tx(inv, busy, "2026-01-01", "10")
     inv.setup_job()
     run = inv.ok("run-once", "--date", "2026-11-23")
-    assert [(i["run_date"], i["total"]) for i in run["invoices"]] == [("2000-01-02", "10.00")]
+    assert [(i["run_date"], i["total"]) for i in run["invoices"]] == [("2026-01-02", "10.00")]
     days = (36524 + 1)  # 1926-11-24 .. 2026-11-23
     assert sorted((s["name"], s["reason"], s["run_date"], s["last_run_date"], s["count"]) for s in run["skipped"]) == [
         ("Busy", "no-transactions", "1926-11-24", "2026-11-23", days - 1),
         ("Idle", "no-transactions", "1926-11-24", "2026-11-23", days)]
     listed = inv.ok("run", "list")["runs"][-1]["skipped"]
     assert sorted(s["count"] for s in listed) == [days - 1, days]
-    # schedule list still tells each processed run date's status from the span.
-    statuses = {r["run_date"]: r["status"] for r in inv.ok("schedule", "list", busy)["schedules"][0]["run_dates"]}
-    assert statuses["2000-01-02"] == "invoiced"
-    assert statuses["2000-01-01"] == statuses["2000-01-03"] == statuses["2026-11-23"] == "nothing-to-bill"
+    # schedule list tells each processed run date's status from the span; it shows the
+    # latest 1,000 run dates due so far, and counts the earlier ones.
+    listed = inv.ok("schedule", "list", busy)["schedules"][0]
+    statuses = {r["run_date"]: r["status"] for r in listed["run_dates"]}
+    assert statuses["2026-01-02"] == "invoiced"
+    assert statuses["2026-01-01"] == statuses["2026-01-03"] == statuses["2026-11-23"] == "nothing-to-bill"
     assert statuses["2026-11-24"] == "not-run-yet"
+    assert listed["earlier_run_dates"] == days + 1 - 1000 and len([d for d in statuses if d <= "2026-11-24"]) == 1000
+    assert "... 35526 earlier run date(s)" in inv("schedule", "list", busy).stdout
 
 
 def test_explain_says_the_span_of_run_dates_a_line_would_be_passed_over(inv):
