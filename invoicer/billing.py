@@ -83,7 +83,7 @@ def _process_step(store: Store, instance: Instance | None, run_date: date, force
         # depend on which they are.
         following = schedules.next_after(schedule, run_date, processed)
         plans.append((kind, pending, _iso(following)))
-    store.stage_due_run_dates(run_date, plans)
+    store.stage_due_run_dates(run_date, plans, run_id)
     store.stage_billable(run_date, latest_run_date)
     for line_id, headroom in store.lines_over_cap():
         store.hold_transactions(line_id, engine.held_by_cap(store.billable_transactions(line_id), headroom))

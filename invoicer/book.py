@@ -174,6 +174,23 @@ def set_line(store: Store, line_id: int, name=None, amount=None, not_to_exceed=N
         return store.line(line.id)
 
 
+def close_line(store: Store, line_id: int, closed: bool = True) -> Line:
+    """Close a line (not billed, not reported, takes nothing new) or reopen it."""
+    with store.writing():
+        line = store.line(line_id)
+        if line.closed == closed:
+            raise InvoicerError(f"line_id: line {line.id} is already {'closed' if closed else 'open'}")
+        store.set_line_closed(line.id, closed)
+        return store.line(line.id)
+
+
+def refuse_closed(line: Line, what: str) -> None:
+    """A closed line takes no new transaction, schedule or milestone."""
+    if line.closed:
+        raise InvoicerError(f"line_id: line {line.id} is closed: it takes no new {what} "
+                            f"(reopen it first: invoicer contract reopen-line {line.id})")
+
+
 def list_lines(store: Store, contract: str | None = None) -> list[Line]:
     with store.reading():
         lines = store.lines(contract)
@@ -243,6 +260,7 @@ def _add_schedule(store: Store, line: Line, frequency=None, rrule=None, dates=No
                   ready=False, earliest: date | None = None) -> tuple[str, int]:
     """Add one date-based schedule or milestone; ("dates" | "milestone", its id)."""
     date_based = any(v is not None for v in (frequency, rrule, dates))
+    refuse_closed(line, "milestone" if milestone is not None else "schedule")
     if milestone is not None:
         if date_based:
             raise InputError("schedule: give either a milestone or a date-based schedule, not both")
@@ -333,6 +351,7 @@ class NewDateSchedules:
         """Check a row; a milestone's values (date, amount, percent, ready) are refused."""
         schedule = _date_schedule(line, frequency, rrule, dates, start, end)
         refuse_other_kind(DATE_BASED, **milestone_values)
+        refuse_closed(line, "schedule")
         existing, processed = self.state[line.id]
         if line.id in self.given or (existing is not None and existing > self.before):
             raise InvoicerError(f"line {line.id} has a date-based schedule earlier in this file; "
@@ -522,6 +541,7 @@ def transaction_row(line: Line, when, amount, kind=None, quantity=None, descript
     if line.billing_method != TIME_AND_MATERIAL:
         raise InvoicerError(f"line_id: line {line.id} is fixed-price; transactions are billed on "
                             "time-and-material lines (fixed-price lines bill milestones)")
+    refuse_closed(line, "transaction")
     quantity = parse_quantity(quantity)
     return (
         line.id,

@@ -56,4 +56,11 @@ def examine(store: Store) -> Report:
         checks.append(Check("lines", not skipped,
                             f"{len(skipped)} line(s) batch invoicing will pass over" if skipped
                             else "every line is configured by an invoice schedule", 1))
+        closed, undone = store.count_closed_lines(), store.count_undone_runs()
+        if closed:
+            checks.append(Check("closed", True, f"{closed} closed line(s), not billed nor listed here "
+                                "(see `invoicer contract list`; reopen one with `invoicer contract reopen-line ID`)"))
+        if undone:
+            checks.append(Check("undone", True, f"{undone} undone run(s), kept in `invoicer run list`; "
+                                "they count as no Process step"))
         return Report(tuple(checks), tuple(skipped))

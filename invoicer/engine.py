@@ -4,6 +4,7 @@ values: no database, no terminal. The store applies them to every due line at on
 import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from invoicer import clock
 from invoicer.model import PROCESS_RUN_CALLER, Instance
@@ -34,6 +35,18 @@ def held_by_cap(items: Iterable[tuple[int, int]], headroom: int) -> list[int]:
         else:
             held.append(item_id)
     return held
+
+
+def returned_quantity(quantity: str | None, credited: int, billed: int) -> str | None:
+    """The quantity of what a credit returns: in proportion to the amount credited,
+    rounded half up to the original quantity's own decimals (none if it had none)."""
+    if quantity is None:
+        return None
+    original = Decimal(quantity)
+    with localcontext() as ctx:
+        ctx.prec = 80
+        share = original * credited / billed
+        return str(share.quantize(Decimal(1).scaleb(min(original.as_tuple().exponent, 0)), rounding=ROUND_HALF_UP))
 
 
 def is_sleeping(run_date: date, processed_already: bool, instance: Instance) -> bool:

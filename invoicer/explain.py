@@ -60,6 +60,9 @@ def explain(store: Store, line_id: int, on: date | None = None) -> Explanation:
 
 def _schedule_sentence(store: Store, line: Line, on: date, facts: dict) -> str:
     head = f"Line {line.id} ({line.contract} / {line.name}) is {line.billing_method}"
+    if line.closed:
+        head = (f"Line {line.id} ({line.contract} / {line.name}) is closed: runs pass it over, and its run dates "
+                f"wait until `invoicer contract reopen-line {line.id}`. It is {line.billing_method}")
     if line.billing_method == FIXED_PRICE:
         milestones = store.milestones(line)
         facts["milestones"] = milestones

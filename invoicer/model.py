@@ -11,6 +11,11 @@ TIME_AND_MATERIAL = "time-and-material"
 FIXED_PRICE = "fixed-price"
 BILLING_METHODS = (FIXED_PRICE, TIME_AND_MATERIAL)
 TRANSACTION_TYPES = ("time", "expense", "material", "fee")
+INVOICE = "invoice"
+CREDIT_NOTE = "credit-note"
+INVOICE_TYPES = (INVOICE, CREDIT_NOTE)
+# Payment terms when neither the customer's record nor the seller's has any (section 8).
+DEFAULT_PAYMENT_TERMS_DAYS = 30
 
 PROCESS_RUN_CALLER = "ProcessRunCaller"
 PROCESS_RUNNER = "ProcessRunner"
@@ -62,6 +67,7 @@ class Line(NamedTuple):
     tax_category: str | None = None
     tax_rate: Decimal | None = None
     tax_exemption_reason: str | None = None
+    closed: bool = False  # closed lines are not billed nor reported, and take nothing new
 
 
 class DateSchedule(NamedTuple):
@@ -104,6 +110,8 @@ class Milestone(NamedTuple):
     ready: bool
     invoice: str | None = None
     invoice_status: str | None = None
+    written_off: bool = False  # credited in full by a confirmed --write-off credit note
+    credit_notes: tuple[str, ...] = ()  # credit notes not cancelled that credit it
 
 
 class Transaction(NamedTuple):
@@ -115,6 +123,8 @@ class Transaction(NamedTuple):
     quantity: Decimal | None
     description: str | None
     invoice: str | None = None
+    returned_from: str | None = None  # the credit note whose confirmation returned it
+    credit_notes: tuple[str, ...] = ()  # credit notes not cancelled that credit it
 
 
 class InvoiceLine(NamedTuple):
@@ -150,6 +160,12 @@ class Invoice(NamedTuple):
     # The breakdown by (category, rate): tax.breakdown() of the lines, made where the
     # invoice is built; the totals below derive from it.
     tax: tuple[TaxGroup, ...] = ()
+    type: str = "invoice"  # invoice | credit-note
+    credits: str | None = None  # a credit note's: the invoice it corrects
+    issue_date: date | None = None
+    due_date: date | None = None
+    write_off: bool = False
+    reason: str | None = None
 
     @property
     def total(self) -> Decimal:
@@ -202,6 +218,7 @@ class Run(NamedTuple):
     workflow: str | None
     invoices: tuple[str, ...] = ()
     skipped: tuple[Skip, ...] = ()
+    undone: bool = False
 
 
 class Seller(NamedTuple):

@@ -41,7 +41,7 @@ def parse_currency(text: str, field: str = "currency") -> str:
     return code
 
 
-def parse_minor(text, currency: str, field: str = "amount") -> int:
+def parse_minor(text, currency: str, field: str = "amount", allow_zero: bool = False) -> int:
     """A positive amount, exact in the currency's minor unit, as integer minor units:
     '1234.5' and '1234.500' are the same USD amount (123450), '12.345' is refused."""
     raw = text.strip() if isinstance(text, str) else ("" if text is None else str(text).strip())
@@ -58,7 +58,7 @@ def parse_minor(text, currency: str, field: str = "amount") -> int:
     if len(whole) > 20:
         raise InputError(f"{field}: {raw} is too large (at most {format_minor(MAX_MINOR_UNITS, currency)})")
     minor = int(whole + fraction.ljust(digits, "0"))
-    if minor == 0:
+    if minor == 0 and not allow_zero:
         raise InputError(f"{field}: the amount must be greater than zero")
     if minor > MAX_MINOR_UNITS:
         raise InputError(f"{field}: {raw} is too large (at most {format_minor(MAX_MINOR_UNITS, currency)})")

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from invoicer import clock, schedules
 from invoicer.model import (
+    CREDIT_NOTE,
     FIXED_PRICE,
     Customer,
     Invoice,
@@ -33,6 +34,15 @@ SHOWN_ROWS = 25
 def emit(document: dict) -> None:
     # No indent: the C encoder is ten times faster on a month-end of 100,000 invoices.
     sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+
+
+def emit_list(key: str, documents: Iterable[dict]) -> None:
+    """`{key: [...]}`, written one object at a time: memory stays flat over 100,000."""
+    out = sys.stdout
+    out.write("{" + json.dumps(key) + ": [")
+    for count, document in enumerate(documents):
+        out.write((", " if count else "") + json.dumps(document, ensure_ascii=False))
+    out.write("]}\n")
 
 
 def error(message: str, code: str, as_json: bool) -> None:
@@ -113,7 +123,7 @@ def _status(word: str) -> "Text":
     return Text(word, style=_STATUS_STYLES.get(word, ""))
 
 
-_STATUS_STYLES = {"draft": "yellow", "confirmed": "green", "cancelled": "red", "dry-run": "cyan",
+_STATUS_STYLES = {"draft": "yellow", "confirmed": "green", "cancelled": "red", "dry-run": "cyan", "written-off": "red",
                   "invoiced": "green", "not-ready": "yellow", "STOPPED RUNNING": "bold red"}
 
 
@@ -131,7 +141,7 @@ def line_json(line: Line) -> dict:
         "billing_method": line.billing_method, "amount": format_amount(line.amount, line.currency),
         "not_to_exceed": format_amount(line.not_to_exceed, line.currency), "currency": line.currency,
         "project": line.project, "tax_category": line.tax_category, "tax_rate": format_rate(line.tax_rate),
-        "tax_exemption_reason": line.tax_exemption_reason,
+        "tax_exemption_reason": line.tax_exemption_reason, "closed": line.closed,
     }
 
 
@@ -141,7 +151,8 @@ def transaction_json(t: Transaction) -> dict:
         "date": t.date.isoformat(), "amount": format_amount(t.amount, t.line.currency),
         "currency": t.line.currency, "type": t.type,
         "quantity": None if t.quantity is None else str(t.quantity), "description": t.description,
-        "invoice": t.invoice, "billed": t.invoice is not None,
+        "invoice": t.invoice, "billed": t.invoice is not None, "returned_from": t.returned_from,
+        "credit_notes": list(t.credit_notes),
     }
 
 
@@ -151,10 +162,13 @@ def milestone_json(m: Milestone) -> dict:
         "name": m.name, "date": m.date.isoformat(), "amount": format_amount(m.amount, m.line.currency),
         "currency": m.line.currency, "percent": None if m.percent is None else str(m.percent),
         "ready": m.ready, "status": milestone_status(m), "invoice": m.invoice,
+        "credit_notes": list(m.credit_notes), "line_closed": m.line.closed,
     }
 
 
 def milestone_status(m: Milestone) -> str:
+    if m.written_off:
+        return "written-off"
     if m.invoice:
         return "invoiced"
     return "not-run-yet" if m.ready else "not-ready"
@@ -167,6 +181,7 @@ def schedule_json(entry: ScheduleEntry) -> dict:
         "line": entry.line.name, "frequency": s.frequency, "rrule": s.rrule,
         "dates": [d.isoformat() for d in s.dates] or None, "start": iso(s.start), "end": iso(s.end),
         "next_run_date": iso(entry.next_run_date), "processed_through": iso(entry.processed_through),
+        "line_closed": entry.line.closed,
         "run_dates": [{"run_date": r.run_date.isoformat(), "status": r.status, "invoice": r.invoice}
                       for r in entry.run_dates],
         "earlier_run_dates": entry.earlier,
@@ -186,12 +201,17 @@ def invoice_json(invoice: Invoice, details: bool = False) -> dict:
             item["details"] = [milestone_json(d) if isinstance(d, Milestone) else transaction_json(d)
                                for d in line.details]
         lines.append(item)
-    return {
-        "number": invoice.number, "contract": invoice.contract, "customer": invoice.customer,
-        "run_date": invoice.run_date.isoformat(), "currency": cur, "total": format_amount(invoice.total, cur),
-        "status": invoice.status, "lines": lines, "tax": [tax_group_json(g, cur) for g in invoice.tax],
+    document = {
+        "number": invoice.number, "type": invoice.type, "credits": invoice.credits, "contract": invoice.contract,
+        "customer": invoice.customer, "run_date": invoice.run_date.isoformat(), "currency": cur,
+        "total": format_amount(invoice.total, cur), "status": invoice.status,
+        "issue_date": iso(invoice.issue_date), "due_date": iso(invoice.due_date), "lines": lines,
+        "tax": [tax_group_json(g, cur) for g in invoice.tax],
         "tax_total": format_amount(invoice.tax_total, cur), "total_with_tax": format_amount(invoice.total_with_tax, cur),
     }
+    if invoice.type == CREDIT_NOTE:
+        document.update(write_off=invoice.write_off, reason=invoice.reason)
+    return document
 
 
 def tax_group_json(group: TaxGroup, currency: str) -> dict:
@@ -283,7 +303,7 @@ def run_result_json(result: RunResult) -> dict:
 
 def run_json(run: Run) -> dict:
     return {"id": run.id, "run_date": run.run_date.isoformat(), "started_at": iso(run.started_at),
-            "ended_at": iso(run.ended_at), "forced": run.forced, "workflow": run.workflow,
+            "ended_at": iso(run.ended_at), "forced": run.forced, "workflow": run.workflow, "undone": run.undone,
             "invoices": list(run.invoices), "skipped": [skip_json(s) for s in run.skipped]}
 
 
@@ -302,17 +322,19 @@ def job_json(status: JobStatus) -> dict:
 
 def show_lines(lines: list[Line]) -> None:
     table(None, ["id", "contract", "line", "customer", "billing method", "amount", "not to exceed", "currency", "project",
-                 "tax"],
+                 "tax", "closed"],
           [[l.id, l.contract, l.name, l.customer, l.billing_method, format_amount(l.amount, l.currency),
             format_amount(l.not_to_exceed, l.currency), l.currency, l.project,
-            _tax_label(l.tax_category, l.tax_rate) if l.tax_category else "seller's"] for l in lines],
+            _tax_label(l.tax_category, l.tax_rate) if l.tax_category else "seller's", "closed" if l.closed else ""]
+           for l in lines],
           money=["amount", "not to exceed"], wrap=["contract", "line", "customer", "project"])
 
 
 def show_transactions(items: list[Transaction]) -> None:
     table(None, ["id", "line", "contract", "date", "type", "quantity", "amount", "currency", "invoice", "description"],
           [[t.id, t.line.id, t.line.contract, t.date, t.type, t.quantity, format_amount(t.amount, t.line.currency),
-            t.line.currency, t.invoice or "unbilled", t.description] for t in items],
+            t.line.currency, (t.invoice or "unbilled") + (f" (returned by {t.returned_from})" if t.returned_from else "")
+            + (f", credited on {', '.join(t.credit_notes)}" if t.credit_notes else ""), t.description] for t in items],
           money=["amount"], wrap=["contract", "description"])
 
 
@@ -331,14 +353,16 @@ def show_jobs(statuses: list[JobStatus]) -> None:
 
 def show_invoices(invoices: list[Invoice], totals=()) -> None:
     """Invoices, and a totals row a currency when `totals` (from invoices.totals) are given."""
-    rows = [[i.number or "(dry run)", i.contract, i.customer, i.run_date, len(i.lines),
+    rows = [[i.number or "(dry run)", i.credits or "", i.contract, i.customer, i.run_date, len(i.lines),
              format_amount(i.total, i.currency), format_amount(i.tax_total, i.currency),
-             format_amount(i.total_with_tax, i.currency), i.currency, _status(i.status)] for i in invoices]
-    rows += [["Total", f"{t.invoices} invoice(s)", "", "", "", format_amount(t.total, t.currency),
-              format_amount(t.tax_total, t.currency), format_amount(t.total_with_tax, t.currency), t.currency, ""]
+             format_amount(i.total_with_tax, i.currency), i.currency, _status(i.status), i.issue_date or "",
+             i.due_date or ""] for i in invoices]
+    rows += [["Total", "", f"{t.invoices} invoice(s)", "", "", "", format_amount(t.total, t.currency),
+              format_amount(t.tax_total, t.currency), format_amount(t.total_with_tax, t.currency), t.currency, "",
+              "", ""]
              for t in totals]
-    table(None, ["number", "contract", "customer", "run date", "lines", "total", "tax", "total with tax", "currency",
-                 "status"], rows,
+    table(None, ["number", "credits", "contract", "customer", "run date", "lines", "total", "tax", "total with tax",
+                 "currency", "status", "issued", "due"], rows,
           money=["total", "tax", "total with tax"], wrap=["contract", "customer"])
 
 
@@ -350,16 +374,25 @@ def totals_json(totals) -> list[dict]:
 
 def show_invoice(invoice: Invoice) -> None:
     cur = invoice.currency
-    say(f"Invoice {invoice.number}  ({invoice.status})", "bold")
+    if invoice.type == CREDIT_NOTE:
+        say(f"Credit note {invoice.number}  ({invoice.status}), correcting {invoice.credits}"
+            + ("  written off" if invoice.write_off else ""), "bold")
+        if invoice.reason:
+            say(f"Reason: {invoice.reason}")
+    else:
+        say(f"Invoice {invoice.number}  ({invoice.status})", "bold")
     say(f"Customer: {invoice.customer}    Contract: {invoice.contract}    Invoice run date: {invoice.run_date}")
+    if invoice.issue_date:
+        say(f"Issued: {invoice.issue_date}    Due: {invoice.due_date}")
     rows = []
     for line in invoice.lines:
         rows.append([line.name, line.billing_method, "", "", format_amount(line.amount, cur)])
         for d in line.details:
             if isinstance(d, Milestone):
-                rows.append(["", f"  milestone {d.name}", d.date, "", format_amount(d.amount, cur)])
+                rows.append(["", f"  milestone {d.name} #{d.id}", d.date, _now_on(invoice, d), format_amount(d.amount, cur)])
             else:
-                rows.append(["", f"  {d.type} #{d.id}", d.date, d.description or "", format_amount(d.amount, cur)])
+                rows.append(["", f"  {d.type} #{d.id}", d.date, " ".join(filter(None, (d.description, _now_on(invoice, d)))),
+                             format_amount(d.amount, cur)])
     rows.append(["Total", "", "", "", format_amount(invoice.total, cur)])
     for g in invoice.tax:
         rows.append(["", f"  tax {_tax_label(g.category, g.rate)} on {format_amount(g.taxable, cur)}", "", "",
@@ -393,6 +426,13 @@ def show_customers(customers: list[Customer]) -> None:
            for c in customers], wrap=["customer", "city", "reference"])
 
 
+def _now_on(invoice: Invoice, item) -> str:
+    """Where a cancelled invoice's item is now."""
+    if invoice.status != "cancelled" or invoice.type == CREDIT_NOTE:
+        return ""
+    return f"(now on {item.invoice})" if item.invoice else "(now unbilled)"
+
+
 def show_skips(skips: Iterable[Skip], title: str = "Skipped lines", where: str = "`invoicer run list --json`") -> None:
     skips = list(skips)
     if skips:
@@ -412,6 +452,11 @@ def _run_dates(skip: Skip) -> str | None:
 # Lines that bill nothing because nothing was there to bill: counted in a run's summary,
 # not listed (the others need an operator).
 IDLE_REASONS = ("no-transactions",)
+
+
+def more(count: int, where: str) -> None:
+    """Say how many rows a table for people left out."""
+    _more(count, where)
 
 
 def _more(count: int, where: str) -> None:
@@ -438,14 +483,15 @@ def show_run_result(result: RunResult) -> None:
 
 
 def show_runs(runs: list[Run]) -> None:
-    table(None, ["run", "run date", "ended", "workflow", "forced", "invoices", "lines skipped"],
+    table(None, ["run", "run date", "ended", "workflow", "forced", "invoices", "lines skipped", "undone"],
           [[r.id, r.run_date, iso(r.ended_at), r.workflow, "yes" if r.forced else "",
-            _span(r.invoices), len({s.line_id for s in r.skipped})] for r in runs], wrap=["invoices"])
+            _span(r.invoices), len({s.line_id for s in r.skipped}), "undone" if r.undone else ""] for r in runs],
+          wrap=["invoices"])
 
 
 def show_run(run: Run, made: list[Invoice]) -> None:
     say(f"Run {run.id} for {run.run_date}: ended {iso(run.ended_at)}, {run.workflow or 'no workflow'}"
-        f"{', forced' if run.forced else ''}; {len(made)} invoice(s)")
+        f"{', forced' if run.forced else ''}{', undone' if run.undone else ''}; {len(made)} invoice(s)")
     if made:
         show_invoices(made)
     show_skips(run.skipped, where=f"`invoicer run show {run.id} --json`")
@@ -460,13 +506,15 @@ def _span(numbers: tuple[str, ...]) -> str:
 def show_schedules(entries: list[ScheduleEntry], milestones: list[Milestone], shortfalls) -> None:
     rows = []
     for e in entries:
-        rows.append([e.id, e.line.id, e.line.contract, e.line.name, schedules.describe(e.schedule), "", "", ""])
+        rows.append([e.id, e.line.id, e.line.contract, e.line.name + (" (closed)" if e.line.closed else ""),
+                     schedules.describe(e.schedule), "", "", ""])
         if e.earlier:
             rows.append(["", "", "", "", f"  ... {e.earlier} earlier run date(s)", "", "", ""])
         for r in e.run_dates:
             rows.append(["", "", "", "", f"  run date {r.run_date}", "", r.status, r.invoice or ""])
     for m in milestones:
-        rows.append([m.id, m.line.id, m.line.contract, m.line.name, f"milestone {m.name} {m.date}",
+        rows.append([m.id, m.line.id, m.line.contract, m.line.name + (" (closed)" if m.line.closed else ""),
+                     f"milestone {m.name} {m.date}",
                      format_amount(m.amount, m.line.currency), milestone_status(m), m.invoice or ""])
     table(None, ["id", "line", "contract", "line name", "schedule", "amount", "status", "invoice"], rows,
           money=["amount"], wrap=["contract", "line name", "schedule"])

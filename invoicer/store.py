@@ -20,6 +20,7 @@ from sqlite_utils import Database
 from invoicer import clock
 from invoicer.errors import Conflict, DatabaseFileError, InvoicerError, NotFound
 from invoicer.model import (
+    DEFAULT_PAYMENT_TERMS_DAYS,
     FIXED_PRICE,
     Customer,
     DateSchedule,
@@ -190,6 +191,7 @@ CREATE TABLE counters (
 INSERT INTO counters (name, value) VALUES ('invoice_number', 0)
 """
 
+
 def _m002_parties_and_tax(db: Database) -> None:
     """The seller and the customers' records; each contract line's own tax and each invoice
     line's tax as it was when invoiced (rates in hundredths of a percent); and the parties
@@ -230,9 +232,76 @@ def _m003_skip_spans(db: Database) -> None:
     db.execute("CREATE INDEX run_skips_by_line ON run_skips(line_id, run_date)")
 
 
+def _m004_corrections(db: Database) -> None:
+    """Section 7: credit notes, issue and due dates, run undo, closed lines. The invoices
+    table is rebuilt (SQLite's way to drop a NOT NULL): a credit note has no run."""
+    sequence = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'invoices'").fetchone()
+    for statement in _SCHEMA_4.split(";\n"):
+        if statement.strip():
+            db.execute(statement)
+    if sequence:  # AUTOINCREMENT's high-water mark: numbers and ids are never reused
+        db.execute("DELETE FROM sqlite_sequence WHERE name = 'invoices'")
+        db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('invoices', ?)", [sequence[0]])
+
+
+_SCHEMA_4 = """
+CREATE TABLE invoices_rebuilt (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    number TEXT NOT NULL UNIQUE,
+    contract_id INTEGER NOT NULL REFERENCES contracts(id),
+    run_date TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('draft', 'confirmed', 'cancelled')),
+    run_id INTEGER REFERENCES runs(id),
+    created_at TEXT NOT NULL,
+    changed_at TEXT,
+    type TEXT NOT NULL DEFAULT 'invoice' CHECK (type IN ('invoice', 'credit-note')),
+    credits_id INTEGER REFERENCES invoices(id),
+    issue_date TEXT,
+    due_date TEXT,
+    write_off INTEGER NOT NULL DEFAULT 0,
+    reason TEXT,
+    parties TEXT,
+    CHECK ((type = 'invoice') = (run_id IS NOT NULL)),
+    CHECK ((type = 'credit-note') = (credits_id IS NOT NULL))
+) STRICT;
+INSERT INTO invoices_rebuilt (id, number, contract_id, run_date, status, run_id, created_at, changed_at, parties)
+    SELECT id, number, contract_id, run_date, status, run_id, created_at, changed_at, parties FROM invoices;
+DROP TABLE invoices;
+ALTER TABLE invoices_rebuilt RENAME TO invoices;
+CREATE INDEX invoices_by_run ON invoices(run_id);
+CREATE INDEX invoices_by_contract ON invoices(contract_id, run_date);
+CREATE INDEX invoices_drafts ON invoices(run_date) WHERE status = 'draft';
+CREATE INDEX credit_notes_by_invoice ON invoices(credits_id) WHERE credits_id IS NOT NULL;
+INSERT INTO counters (name, value) VALUES ('credit_note_number', 0);
+CREATE TABLE credited_items (
+    credit_line_id INTEGER NOT NULL REFERENCES invoice_lines(id),
+    kind TEXT NOT NULL CHECK (kind IN ('t', 'm')),
+    item_id INTEGER NOT NULL,
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    source_line_id INTEGER NOT NULL REFERENCES invoice_lines(id),
+    date TEXT NOT NULL,
+    name TEXT,
+    percent TEXT,
+    PRIMARY KEY (credit_line_id, kind, item_id)
+) STRICT;
+CREATE INDEX credited_items_by_item ON credited_items(kind, item_id);
+CREATE INDEX credited_items_by_source ON credited_items(source_line_id);
+ALTER TABLE transactions ADD COLUMN returned_from INTEGER REFERENCES invoices(id);
+ALTER TABLE contract_lines ADD COLUMN closed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN undone_at TEXT;
+CREATE TABLE run_moves (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    line_id INTEGER NOT NULL REFERENCES contract_lines(id),
+    schedule_id INTEGER NOT NULL,
+    processed_through TEXT,
+    next_run_date TEXT,
+    PRIMARY KEY (run_id, line_id)
+) STRICT
+"""
+
 # Numbered migrations, applied in order; each one's number is recorded in `migrations`
 # and in PRAGMA user_version. Append, never edit.
-MIGRATIONS = [_m001_initial, _m002_parties_and_tax, _m003_skip_spans]
+MIGRATIONS = [_m001_initial, _m002_parties_and_tax, _m003_skip_spans, _m004_corrections]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -342,6 +411,9 @@ class Store:
             if app_id == APPLICATION_ID and version == SCHEMA_VERSION:
                 return
             self._check_identity(app_id, version, objects)
+            # Off while migrating (it cannot change inside a transaction): a migration may
+            # rebuild a table that others refer to; foreign_key_check below vouches for it.
+            self.conn.execute("PRAGMA foreign_keys = OFF")
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 app_id, version, objects = self._identity()
@@ -357,10 +429,16 @@ class Store:
                         {"version": number, "name": migration.__name__, "applied_at": clock.stamp()}
                     )
                     self.db.execute(f"PRAGMA user_version = {number}")
+                broken = self.conn.execute("PRAGMA foreign_key_check").fetchone()
+                if broken:
+                    raise DatabaseFileError(f"{self.path} is damaged: a row of {broken[0]} refers to a "
+                                            f"missing row of {broken[2]}; nothing was migrated")
                 self.conn.execute("COMMIT")
             except BaseException:
                 self._rollback()
                 raise
+            finally:
+                self.conn.execute("PRAGMA foreign_keys = ON")
             if version == 0:
                 self.conn.execute("PRAGMA journal_mode = WAL")
 
@@ -416,7 +494,7 @@ class Store:
     _INSTANCE = """
         SELECT w.*, j.name AS job_name, j.active AS job_active,
                (SELECT max(r.ended_at) FROM runs r
-                 WHERE r.instance_id = w.id) AS last_end
+                 WHERE r.instance_id = w.id AND r.undone_at IS NULL) AS last_end
           FROM workflow_instances w JOIN jobs j ON j.id = w.job_id
     """
 
@@ -480,7 +558,7 @@ class Store:
     # The fields of a Line, in its order: rows are made Lines positionally, as imports fetch
     # many at a time.
     _LINE_FIELDS = ("l.id, c.name, c.customer, c.currency, l.name, l.billing_method, l.amount, l.not_to_exceed, "
-                    "l.project, l.tax_category, l.tax_rate, l.tax_exemption_reason")
+                    "l.project, l.tax_category, l.tax_rate, l.tax_exemption_reason, l.closed")
     _LINE = f"SELECT {_LINE_FIELDS} FROM contract_lines l JOIN contracts c ON c.id = l.contract_id"
 
     def line(self, line_id: int) -> Line:
@@ -531,10 +609,12 @@ class Store:
         """What a line has billed on invoices not cancelled."""
         return self.conn.execute(f"SELECT {self._BILLED.format(line='?')}", [line_id]).fetchone()[0]
 
-    # What the line named by {line} has billed on invoices not cancelled: what its
-    # not-to-exceed limit counts.
+    # What the line named by {line} has billed on invoices not cancelled, less what its
+    # confirmed credit notes credited (their lines are negative): what its not-to-exceed
+    # limit counts.
     _BILLED = """coalesce((SELECT sum(il.amount) FROM invoice_lines il JOIN invoices i ON i.id = il.invoice_id
-                          WHERE il.line_id = {line} AND i.status != 'cancelled'), 0)"""
+                          WHERE il.line_id = {line} AND i.status != 'cancelled'
+                            AND (i.type = 'invoice' OR i.status = 'confirmed')), 0)"""
 
     # the parties ---------------------------------------------------------------------------
 
@@ -608,7 +688,8 @@ class Store:
                       CROSS JOIN contracts c CROSS JOIN contract_lines l
                      WHERE c.name = json_extract(k.value, '$[0]')
                        AND l.contract_id = c.id AND l.name = json_extract(k.value, '$[1]')
-                       AND l.billing_method = 'time-and-material' AND l.processed_through IS NULL""",
+                       AND l.billing_method = 'time-and-material' AND l.processed_through IS NULL
+                       AND l.closed = 0""",
                 [named.json]).rowcount
         except sqlite3.IntegrityError:
             inserted = -1
@@ -657,7 +738,14 @@ class Store:
         return total, percents, fixed
 
     _MILESTONE = """
-        SELECT m.*, i.number AS invoice, i.status AS invoice_status
+        SELECT m.*, i.number AS invoice, i.status AS invoice_status,
+               (SELECT group_concat(cn.number, ',') FROM credited_items ci
+                  JOIN invoice_lines cl ON cl.id = ci.credit_line_id JOIN invoices cn ON cn.id = cl.invoice_id
+                 WHERE ci.kind = 'm' AND ci.item_id = m.id AND cn.status != 'cancelled') AS credit_notes,
+               EXISTS (SELECT 1 FROM credited_items ci
+                         JOIN invoice_lines cl ON cl.id = ci.credit_line_id JOIN invoices cn ON cn.id = cl.invoice_id
+                        WHERE ci.kind = 'm' AND ci.item_id = m.id AND ci.source_line_id = m.invoice_line_id
+                          AND cn.status = 'confirmed' AND cn.write_off = 1) AS written_off
           FROM schedules m
           LEFT JOIN invoice_lines il ON il.id = m.invoice_line_id
           LEFT JOIN invoices i ON i.id = il.invoice_id
@@ -688,16 +776,18 @@ class Store:
         for row in self._rows(
             """SELECT i.run_date, i.number, i.status FROM invoice_lines il
                  JOIN invoices i ON i.id = il.invoice_id
-                WHERE il.line_id = ? ORDER BY i.status = 'cancelled' DESC, i.id""", [line_id]):
+                WHERE il.line_id = ? AND i.type = 'invoice' ORDER BY i.status = 'cancelled' DESC, i.id""", [line_id]):
             found[row["run_date"]] = (row["number"], row["status"])
         return found
 
     def passed_run_dates(self, line_id: int) -> list[tuple[str, str]]:
-        """The spans (first, last run date) in which Process steps passed over run dates of
-        the line without billing them (a run date in a span that was billed is invoiced)."""
+        """The spans (first, last run date) in which Process steps (not undone) passed over
+        run dates of the line without billing them (a run date in a span that was billed is
+        invoiced)."""
         return [(row[0], row[1]) for row in self.conn.execute(
-            """SELECT DISTINCT run_date, last_run_date FROM run_skips
-                WHERE line_id = ? AND run_date IS NOT NULL ORDER BY run_date""", [line_id])]
+            """SELECT DISTINCT s.run_date, s.last_run_date FROM run_skips s JOIN runs r ON r.id = s.run_id
+                WHERE s.line_id = ? AND s.run_date IS NOT NULL AND r.undone_at IS NULL
+                ORDER BY s.run_date""", [line_id])]
 
     # transactions ---------------------------------------------------------------------
 
@@ -720,9 +810,14 @@ class Store:
         self.conn.execute(_insert_each("transactions", self._TRANSACTION_COLUMNS), [json.dumps(rows)])
 
     _TRANSACTION = """
-        SELECT t.*, i.number AS invoice FROM transactions t
+        SELECT t.*, i.number AS invoice, rf.number AS returned_from,
+               (SELECT group_concat(cn.number, ',') FROM credited_items ci
+                  JOIN invoice_lines cl ON cl.id = ci.credit_line_id JOIN invoices cn ON cn.id = cl.invoice_id
+                 WHERE ci.kind = 't' AND ci.item_id = t.id AND cn.status != 'cancelled') AS credit_notes
+          FROM transactions t
           LEFT JOIN invoice_lines il ON il.id = t.invoice_line_id
           LEFT JOIN invoices i ON i.id = il.invoice_id
+          LEFT JOIN invoices rf ON rf.id = t.returned_from
     """
 
     def transaction(self, transaction_id: int) -> Transaction:
@@ -760,15 +855,20 @@ class Store:
             raise NotFound(f"number: no invoice {number!r} (see `invoicer invoice list`)")
         return row
 
-    def invoices(self, status: str | None = None, contract: str | None = None, run_id: int | None = None,
-                 number: str | None = None, details: bool = False, first: int | None = None,
-                 customer: str | None = None, run_from: date | None = None,
-                 run_to: date | None = None) -> list[Invoice]:
-        """Invoices in creation order (only the `first` ones of a run, if given); run_from and
-        run_to bound their run dates, both included."""
+    def invoices(self, *args, **filters) -> list[Invoice]:
+        """Invoices and credit notes in creation order (see iter_invoices)."""
+        return list(self.iter_invoices(*args, **filters))
+
+    def iter_invoices(self, status: str | None = None, contract: str | None = None, run_id: int | None = None,
+                      number: str | None = None, details: bool = False, first: int | None = None,
+                      customer: str | None = None, run_from: date | None = None, run_to: date | None = None,
+                      type_: str | None = None, chosen: bool = False) -> Iterator[Invoice]:
+        """Invoices and credit notes in creation order, one at a time (only the `first`
+        ones of a run, or of temp.chosen, if given; only those in temp.chosen, if `chosen`);
+        run_from and run_to bound their run dates, both included."""
         clauses, params = [], []
         for column, value in (("i.status", status), ("c.name", contract), ("i.run_id", run_id),
-                              ("i.number", number), ("c.customer", customer)):
+                              ("i.number", number), ("c.customer", customer), ("i.type", type_)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
@@ -776,50 +876,103 @@ class Store:
             if value is not None:
                 clauses.append(clause)
                 params.append(value.isoformat())
-        if first is not None:
+        if chosen:
+            clauses.append("i.id IN (SELECT id FROM temp.chosen ORDER BY id LIMIT ?)")
+            params.append(-1 if first is None else first)
+        elif first is not None:
             clauses.append("i.id IN (SELECT id FROM invoices WHERE run_id = ? ORDER BY id LIMIT ?)")
             params += [run_id, first]
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         # One pass over invoices and their lines: a month-end reads 100,000 invoices here.
         cursor = self.conn.execute(
             f"""SELECT i.id, i.number, i.run_date, i.status, c.name, c.customer, c.currency,
+                       i.type, cr.number, i.issue_date, i.due_date, i.write_off, i.reason,
                        il.id, il.line_id, il.amount, il.items, il.name, l.billing_method,
                        il.tax_category, il.tax_rate, il.tax_exemption_reason
                   FROM invoices i JOIN contracts c ON c.id = i.contract_id
                   JOIN invoice_lines il ON il.invoice_id = i.id
                   JOIN contract_lines l ON l.id = il.line_id
+                  LEFT JOIN invoices cr ON cr.id = i.credits_id
                   {where} ORDER BY i.id, il.line_id""", params)
-        found = []
         for _, rows in groupby(cursor, key=itemgetter(0)):
             rows = list(rows)
-            _, number, run_date, state, contract_name, customer, currency = rows[0][:7]
+            (_, number, run_date, state, contract_name, customer, currency,
+             kind, credits, issued, due, write_off, reason) = rows[0][:13]
             lines = tuple(
                 InvoiceLine(line_id=line_id, name=name, billing_method=method, amount=from_minor(amount, currency),
                             items=items,
-                            details=tuple(self._details(il_id, line_id, name, number, state)) if details else (),
-                            tax_category=category, tax_rate=rate_from_store(rate), tax_exemption_reason=reason)
-                for *_, il_id, line_id, amount, items, name, method, category, rate, reason in rows
+                            details=tuple(self._details(il_id, line_id, name, number, state, kind)) if details else (),
+                            tax_category=category, tax_rate=rate_from_store(rate), tax_exemption_reason=exemption)
+                for *_, il_id, line_id, amount, items, name, method, category, rate, exemption in rows
             )
-            found.append(Invoice(number=number, contract=contract_name, customer=customer,
-                                 run_date=date.fromisoformat(run_date), currency=currency, status=state, lines=lines,
-                                 tax=breakdown(lines, currency)))
-        return found
+            yield Invoice(number=number, contract=contract_name, customer=customer,
+                          run_date=date.fromisoformat(run_date), currency=currency, status=state, lines=lines,
+                          tax=breakdown(lines, currency),
+                          type=kind, credits=credits, issue_date=_date(issued), due_date=_date(due),
+                          write_off=bool(write_off), reason=reason)
 
-    def _details(self, invoice_line_id: int, line_id: int, name: str, number: str, status: str) -> Iterator:
+    # A milestone as an invoice or credit note held it, from a credited item's copy.
+    _CREDITED_MILESTONE = """SELECT ci.item_id AS id, ci.date, {amount} AS amount, ci.name, ci.percent, 1 AS ready,
+                                    src.number AS invoice, src.status AS invoice_status
+                               FROM credited_items ci
+                               JOIN invoice_lines sl ON sl.id = ci.source_line_id
+                               JOIN invoices src ON src.id = sl.invoice_id"""
+    # Where a transaction is billed now (None: unbilled, or deleted).
+    _BILLED_ON = """(SELECT x.number FROM transactions t2 JOIN invoice_lines xl ON xl.id = t2.invoice_line_id
+                      JOIN invoices x ON x.id = xl.invoice_id WHERE t2.id = {item})"""
+
+    def _details(self, invoice_line_id: int, line_id: int, name: str, number: str, status: str,
+                 kind: str = "invoice") -> Iterator:
         """What an invoice line billed: the live items, or for a cancelled invoice the copy
-        kept when it was cancelled (its items may have been billed again, or deleted). The
-        line carries the name it had when invoiced: an invoice never changes."""
+        kept when it was cancelled (its items may have been billed again, or deleted), each
+        with the invoice it is on now. A credit note's line: the items it credits, each at
+        minus the amount credited. The line carries the name it had when invoiced: an
+        invoice never changes."""
         line = self.line(line_id)._replace(name=name)
         milestones = line.billing_method == FIXED_PRICE
-        if status == "cancelled":
-            sql = """SELECT item_id AS id, date, amount, type, quantity, description, name, percent,
-                            1 AS ready, NULL AS invoice, NULL AS invoice_status
-                       FROM cancelled_items WHERE invoice_line_id = :il ORDER BY date, item_id"""
+        if kind == "credit-note" and milestones:
+            sql = self._CREDITED_MILESTONE.format(amount="-ci.amount") + \
+                " WHERE ci.credit_line_id = :il ORDER BY ci.date, ci.item_id"
+        elif kind == "credit-note":
+            sql = """SELECT t.id, t.line_id, t.date, -ci.amount AS amount, t.type, t.quantity, t.description,
+                            src.number AS invoice, rf.number AS returned_from
+                       FROM credited_items ci JOIN transactions t ON t.id = ci.item_id
+                       JOIN invoice_lines sl ON sl.id = ci.source_line_id
+                       JOIN invoices src ON src.id = sl.invoice_id
+                       LEFT JOIN invoices rf ON rf.id = t.returned_from
+                      WHERE ci.credit_line_id = :il ORDER BY ci.date, ci.item_id"""
+        elif status == "cancelled" and milestones:
+            sql = """SELECT c.item_id AS id, c.date, c.amount, c.name, c.percent, 1 AS ready,
+                            i.number AS invoice, i.status AS invoice_status
+                       FROM cancelled_items c LEFT JOIN schedules m ON m.id = c.item_id
+                       LEFT JOIN invoice_lines il ON il.id = m.invoice_line_id
+                       LEFT JOIN invoices i ON i.id = il.invoice_id
+                      WHERE c.invoice_line_id = :il ORDER BY c.date, c.item_id"""
+        elif status == "cancelled":
+            sql = f"""SELECT item_id AS id, date, amount, type, quantity, description,
+                             {self._BILLED_ON.format(item="item_id")} AS invoice
+                        FROM cancelled_items WHERE invoice_line_id = :il ORDER BY date, item_id"""
         elif milestones:
-            sql = """SELECT m.*, :number AS invoice, :status AS invoice_status FROM schedules m
-                      WHERE m.invoice_line_id = :il ORDER BY m.date, m.id"""
+            # Live ones, and those a confirmed credit note returned to the backlog.
+            sql = f"""SELECT id, date, amount, name, percent, ready, invoice, invoice_status, written_off FROM (
+                        SELECT m.id, m.date, m.amount, m.name, m.percent, m.ready, :number AS invoice,
+                               :status AS invoice_status,
+                               EXISTS (SELECT 1 FROM credited_items ci
+                                         JOIN invoice_lines cl ON cl.id = ci.credit_line_id
+                                         JOIN invoices cn ON cn.id = cl.invoice_id
+                                        WHERE ci.kind = 'm' AND ci.item_id = m.id AND ci.source_line_id = :il
+                                          AND cn.status = 'confirmed' AND cn.write_off = 1) AS written_off
+                          FROM schedules m WHERE m.invoice_line_id = :il
+                        UNION ALL
+                        SELECT ci.item_id, ci.date, ci.amount, ci.name, ci.percent, 1, :number, :status, 0
+                          FROM credited_items ci JOIN invoice_lines cl ON cl.id = ci.credit_line_id
+                          JOIN invoices cn ON cn.id = cl.invoice_id
+                         WHERE ci.source_line_id = :il AND ci.kind = 'm' AND cn.status = 'confirmed'
+                           AND cn.write_off = 0)
+                      ORDER BY date, id"""
         else:
-            sql = """SELECT t.*, :number AS invoice FROM transactions t
+            sql = """SELECT t.*, :number AS invoice, rf.number AS returned_from FROM transactions t
+                       LEFT JOIN invoices rf ON rf.id = t.returned_from
                       WHERE t.invoice_line_id = :il ORDER BY t.date, t.id"""
         build = _milestone if milestones else _transaction
         return (build(row, line) for row in self._rows(sql, {"il": invoice_line_id, "number": number, "status": status}))
@@ -834,29 +987,226 @@ class Store:
     def release_invoice_items(self, invoice_id: int) -> None:
         """A cancelled draft's transactions and milestones become billable again; the
         invoice keeps a record of what it held."""
-        lines = "SELECT id FROM invoice_lines WHERE invoice_id = :invoice"
+        self._release_items("SELECT id FROM invoice_lines WHERE invoice_id = :invoice", {"invoice": invoice_id})
+
+    def _release_items(self, lines: str, params: dict) -> None:
+        """Release what the invoice lines `lines` selects hold, keeping a copy of it."""
         self.db.execute(
             f"""INSERT INTO cancelled_items (invoice_line_id, item_id, date, amount, type, quantity, description)
                 SELECT invoice_line_id, id, date, amount, type, quantity, description
-                  FROM transactions WHERE invoice_line_id IN ({lines})""",
-            {"invoice": invoice_id})
+                  FROM transactions WHERE invoice_line_id IN ({lines})""", params)
         self.db.execute(
             f"""INSERT INTO cancelled_items (invoice_line_id, item_id, date, amount, name, percent)
                 SELECT invoice_line_id, id, date, amount, name, percent
-                  FROM schedules WHERE invoice_line_id IN ({lines})""",
-            {"invoice": invoice_id})
-        self.db.execute(f"UPDATE transactions SET invoice_line_id = NULL WHERE invoice_line_id IN ({lines})",
-                        {"invoice": invoice_id})
-        self.db.execute(f"UPDATE schedules SET invoice_line_id = NULL WHERE invoice_line_id IN ({lines})",
-                        {"invoice": invoice_id})
+                  FROM schedules WHERE invoice_line_id IN ({lines})""", params)
+        self.db.execute(f"UPDATE transactions SET invoice_line_id = NULL WHERE invoice_line_id IN ({lines})", params)
+        self.db.execute(f"UPDATE schedules SET invoice_line_id = NULL WHERE invoice_line_id IN ({lines})", params)
+
+    # confirming, in bulk ------------------------------------------------------------------
+
+    def choose_numbers(self, numbers: list[str]) -> list[dict]:
+        """Put the invoices named into temp.chosen; each number given, in order, with the
+        id and status of its invoice (None: no such invoice)."""
+        self._new_chosen()
+        given = json.dumps(numbers)
+        found = list(self._rows(
+            """SELECT k.value AS number, i.id, i.status FROM json_each(?) k
+                 LEFT JOIN invoices i ON i.number = k.value ORDER BY k.key""", [given]))
+        self.db.execute("""INSERT OR IGNORE INTO temp.chosen SELECT i.id FROM json_each(?) k
+                             JOIN invoices i ON i.number = k.value""", [given])
+        return found
+
+    def choose_drafts(self, contract_id: int | None, run_id: int | None, run_date: date | None,
+                      type_: str | None) -> None:
+        """Put every draft that all the filters given select into temp.chosen."""
+        self._new_chosen()
+        self.db.execute(
+            """INSERT INTO temp.chosen SELECT id FROM invoices
+                WHERE status = 'draft' AND (:contract IS NULL OR contract_id = :contract)
+                  AND (:run IS NULL OR run_id = :run) AND (:run_date IS NULL OR run_date = :run_date)
+                  AND (:type IS NULL OR type = :type)""",
+            {"contract": contract_id, "run": run_id, "run_date": _iso(run_date), "type": type_})
+
+    def _new_chosen(self) -> None:
+        self.db.execute("DROP TABLE IF EXISTS temp.chosen")
+        self.db.execute("CREATE TEMP TABLE chosen (id INTEGER PRIMARY KEY)")
+
+    def count_chosen(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM temp.chosen").fetchone()[0]
+
+    def chosen_issued_too_early(self, issue_date: date) -> dict | None:
+        """The first chosen invoice that an issue date of `issue_date` would precede: its
+        run date, or for a credit note the issue date of the invoice it corrects."""
+        return self._one(
+            """SELECT i.number, i.type, i.run_date, cr.number AS credits, cr.issue_date AS credits_issued
+                 FROM temp.chosen ch JOIN invoices i ON i.id = ch.id LEFT JOIN invoices cr ON cr.id = i.credits_id
+                WHERE (i.type = 'invoice' AND i.run_date > :issue) OR (i.type = 'credit-note' AND cr.issue_date > :issue)
+                ORDER BY i.id LIMIT 1""", {"issue": issue_date.isoformat()})
+
+    # The payment terms, in days, of the invoice row `invoices`, the one place they come
+    # from: its customer's record's, else the seller's, else 30 (section 8).
+    _PAYMENT_TERMS_DAYS = f"""coalesce(
+        (SELECT cu.payment_terms_days FROM contracts c JOIN customers cu ON cu.name = c.customer
+          WHERE c.id = invoices.contract_id),
+        (SELECT payment_terms_days FROM seller WHERE id = 1), {DEFAULT_PAYMENT_TERMS_DAYS})"""
+
+    def confirm_chosen(self, issue_date: date) -> None:
+        """Confirm the chosen drafts, issued on `issue_date`, due after their payment terms;
+        then what their credit notes credit returns to the backlog."""
+        self.db.execute(
+            f"""UPDATE invoices SET status = 'confirmed', changed_at = :now, issue_date = :issue,
+                       due_date = date(:issue, '+' || ({self._PAYMENT_TERMS_DAYS}) || ' days')
+                 WHERE id IN (SELECT id FROM temp.chosen)""",
+            {"now": clock.stamp(), "issue": issue_date.isoformat()})
+        # A run with a confirmed invoice can never be undone, nor any run before it.
+        self.db.execute("""DELETE FROM run_moves WHERE run_id <= (SELECT max(run_id) FROM invoices
+                             WHERE id IN (SELECT id FROM temp.chosen))""")
+
+    # What the chosen credit notes (not written off) credit: transactions in the credit
+    # notes' order and their details' order, with what each was billed.
+    _RETURNING = """FROM temp.chosen ch
+                    JOIN invoices cn ON cn.id = ch.id AND cn.type = 'credit-note' AND cn.write_off = 0
+                    JOIN invoice_lines cl ON cl.invoice_id = cn.id
+                    JOIN credited_items ci ON ci.credit_line_id = cl.id"""
+
+    def chosen_credited_transactions(self) -> list[dict]:
+        return list(self._rows(
+            f"""SELECT cn.id AS credit_note, ci.amount AS credited, t.line_id, t.date, t.amount AS billed, t.type,
+                       t.quantity, t.description
+                  {self._RETURNING} JOIN transactions t ON t.id = ci.item_id
+                 WHERE ci.kind = 't' ORDER BY cn.id, cl.line_id, ci.date, ci.item_id"""))
+
+    def add_returned_transactions(self, rows: list[tuple]) -> None:
+        """Insert (line_id, date, amount, type, quantity, description, returned_from) rows, in order."""
+        if rows:
+            self.conn.execute(_insert_each("transactions", self._TRANSACTION_COLUMNS + ", returned_from"),
+                              [json.dumps(rows)])
+
+    def return_chosen_milestones(self) -> None:
+        """The milestones the chosen credit notes credit are ready to invoice again."""
+        self.db.execute(
+            f"""UPDATE schedules SET invoice_line_id = NULL, ready = 1
+                  FROM (SELECT ci.item_id, ci.source_line_id {self._RETURNING} WHERE ci.kind = 'm') r
+                 WHERE schedules.id = r.item_id AND schedules.invoice_line_id = r.source_line_id""")
+
+    # credit notes -----------------------------------------------------------------------
+
+    def invoice_items(self, invoice_id: int) -> list[dict]:
+        """Every item the invoice billed, in its details' order, with what it billed and
+        what its credit notes not cancelled credit of it: (kind, item_id, line_id,
+        source_line_id, billed, credited, date, name, percent)."""
+        credited = """coalesce((SELECT sum(ci.amount) FROM credited_items ci
+                         JOIN invoice_lines cl ON cl.id = ci.credit_line_id JOIN invoices cn ON cn.id = cl.invoice_id
+                        WHERE cn.credits_id = :invoice AND cn.status != 'cancelled'
+                          AND ci.kind = {kind} AND ci.item_id = {item}), 0)"""
+        return list(self._rows(
+            f"""SELECT * FROM (
+                  SELECT 't' AS kind, t.id AS item_id, il.line_id, il.id AS source_line_id, t.amount AS billed,
+                         {credited.format(kind="'t'", item="t.id")} AS credited, t.date, NULL AS name, NULL AS percent
+                    FROM invoice_lines il JOIN transactions t ON t.invoice_line_id = il.id
+                   WHERE il.invoice_id = :invoice
+                  UNION ALL
+                  SELECT 'm', m.id, il.line_id, il.id, m.amount, {credited.format(kind="'m'", item="m.id")},
+                         m.date, m.name, m.percent
+                    FROM invoice_lines il JOIN schedules m ON m.invoice_line_id = il.id
+                   WHERE il.invoice_id = :invoice
+                  UNION ALL
+                  SELECT DISTINCT 'm', ci.item_id, il.line_id, il.id, ci.amount, ci.amount, ci.date, ci.name, ci.percent
+                    FROM invoice_lines il JOIN credited_items ci ON ci.source_line_id = il.id AND ci.kind = 'm'
+                    JOIN invoice_lines cl ON cl.id = ci.credit_line_id JOIN invoices cn ON cn.id = cl.invoice_id
+                   WHERE il.invoice_id = :invoice AND cn.status = 'confirmed' AND cn.write_off = 0)
+                ORDER BY line_id, date, item_id""", {"invoice": invoice_id}))
+
+    def add_credit_note(self, invoice: dict, items: list[tuple], write_off: bool, reason: str | None) -> str:
+        """A draft credit note for `invoice` (an invoice_row), in its own number series,
+        crediting (kind, item_id, line_id, source_line_id, amount, date, name, percent)
+        items: one line per contract line, at minus what it credits, with the tax its
+        invoice line has."""
+        value = self._one("SELECT value FROM counters WHERE name = 'credit_note_number'", [])["value"] + 1
+        self.db.execute("UPDATE counters SET value = ? WHERE name = 'credit_note_number'", [value])
+        number = f"CRN-{value:06d}"
+        note_id = self.conn.execute(
+            """INSERT INTO invoices (number, contract_id, run_date, status, run_id, created_at, type, credits_id,
+                                     write_off, reason)
+               VALUES (?, ?, ?, 'draft', NULL, ?, 'credit-note', ?, ?, ?)""",
+            [number, invoice["contract_id"], invoice["run_date"], clock.stamp(), invoice["id"], int(write_off),
+             reason]).lastrowid
+        by_line: dict[int, list[tuple]] = {}
+        for item in items:
+            by_line.setdefault(item[2], []).append(item)
+        for line_id in sorted(by_line):
+            credited = by_line[line_id]
+            credit_line = self.conn.execute(
+                """INSERT INTO invoice_lines (invoice_id, line_id, name, amount, items, tax_category, tax_rate,
+                                              tax_exemption_reason)
+                   SELECT ?, il.line_id, il.name, ?, ?, il.tax_category, il.tax_rate, il.tax_exemption_reason
+                     FROM invoice_lines il WHERE il.id = ?""",
+                [note_id, -sum(i[4] for i in credited), len(credited), credited[0][3]]).lastrowid
+            self.conn.executemany(
+                """INSERT INTO credited_items (credit_line_id, kind, item_id, amount, source_line_id, date, name, percent)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                [(credit_line, kind, item_id, amount, source, when, name, percent)
+                 for kind, item_id, _, source, amount, when, name, percent in credited])
+        return number
+
+    # run undo ---------------------------------------------------------------------------
+
+    def run_row(self, run_id: int) -> dict:
+        row = self._one("SELECT * FROM runs WHERE id = ?", [run_id])
+        if row is None:
+            raise NotFound(f"run_id: no run with id {run_id} (see `invoicer run list`)")
+        return row
+
+    def latest_run_id(self) -> int | None:
+        """The run `run undo` may take back: the latest one not undone."""
+        return self.conn.execute("SELECT max(id) FROM runs WHERE undone_at IS NULL").fetchone()[0]
+
+    def first_confirmed_of_run(self, run_id: int) -> str | None:
+        row = self._one("SELECT number FROM invoices WHERE run_id = ? AND status = 'confirmed' ORDER BY id LIMIT 1",
+                        [run_id])
+        return row and row["number"]
+
+    def undo_run(self, run_id: int) -> list[dict]:
+        """Cancel the run's drafts (what they billed becomes billable again), put each line
+        it moved back where it stood, and mark it undone. Returns the lines whose date
+        schedule was replaced since (line_id, processed_through, and the schedule's row):
+        their next run date is the caller's to work out."""
+        params = {"run": run_id, "now": clock.stamp()}
+        self._release_items(
+            """SELECT il.id FROM invoice_lines il JOIN invoices i ON i.id = il.invoice_id
+                WHERE i.run_id = :run AND i.status = 'draft'""", params)
+        self.db.execute("UPDATE invoices SET status = 'cancelled', changed_at = :now WHERE run_id = :run AND status = 'draft'",
+                        params)
+        self.db.execute(
+            """UPDATE contract_lines SET processed_through = m.processed_through
+                 FROM run_moves m WHERE m.run_id = :run AND contract_lines.id = m.line_id""", params)
+        self.db.execute(
+            """UPDATE schedules SET next_run_date = m.next_run_date
+                 FROM run_moves m WHERE m.run_id = :run AND schedules.id = m.schedule_id""", params)
+        replaced = list(self._rows(
+            """SELECT s.*, m.processed_through FROM run_moves m
+                 JOIN schedules s ON s.line_id = m.line_id AND s.kind = 'dates' AND s.id != m.schedule_id
+                WHERE m.run_id = :run""", params))
+        self.db.execute("DELETE FROM run_moves WHERE run_id = :run", params)
+        self.db.execute("UPDATE runs SET undone_at = :now WHERE id = :run", params)
+        return replaced
+
+    def set_next_run_date(self, schedule_id: int, next_run_date: date | None) -> None:
+        self.db.execute("UPDATE schedules SET next_run_date = ? WHERE id = ?", [_iso(next_run_date), schedule_id])
+
+    # closed lines -----------------------------------------------------------------------
+
+    def set_line_closed(self, line_id: int, closed: bool) -> None:
+        self.db.execute("UPDATE contract_lines SET closed = ? WHERE id = ?", [int(closed), line_id])
 
     # the invoice run --------------------------------------------------------------------
 
     def has_run_for(self, run_date: date) -> bool:
-        return bool(self._one("SELECT 1 FROM runs WHERE run_date = ?", [run_date.isoformat()]))
+        return bool(self._one("SELECT 1 FROM runs WHERE run_date = ? AND undone_at IS NULL", [run_date.isoformat()]))
 
     def latest_run_date(self) -> date | None:
-        row = self._one("SELECT max(run_date) AS latest FROM runs", [])
+        """The latest run date of a Process step not undone (an undone run is none)."""
+        row = self._one("SELECT max(run_date) AS latest FROM runs WHERE undone_at IS NULL", [])
         return _date(row["latest"])
 
     def due_schedule_kinds(self, run_date: date) -> list[dict]:
@@ -865,7 +1215,7 @@ class Store:
         return list(self._rows(
             """SELECT DISTINCT s.frequency, s.rrule, s.dates, s.start, s."end", l.processed_through
                  FROM schedules s JOIN contract_lines l ON l.id = s.line_id
-                WHERE s.kind = 'dates' AND s.next_run_date <= ?""", [run_date.isoformat()]))
+                WHERE s.kind = 'dates' AND s.next_run_date <= ? AND l.closed = 0""", [run_date.isoformat()]))
 
     def begin_run(self, instance: Instance | None, run_date: date, forced: bool) -> int:
         now = clock.stamp()
@@ -878,8 +1228,10 @@ class Store:
     def end_run(self, run_id: int) -> None:
         self.db.execute("UPDATE runs SET ended_at = ? WHERE id = ?", [clock.stamp(), run_id])
 
-    def stage_due_run_dates(self, run_date: date, plans: list[tuple[dict, Iterable[tuple[str, str]], str | None]]) -> None:
-        """Load the run's due (line, run date, cut-off) rows and move each due schedule on.
+    def stage_due_run_dates(self, run_date: date, plans: list[tuple[dict, Iterable[tuple[str, str]], str | None]],
+                            run_id: int | None = None) -> None:
+        """Load the run's due (line, run date, cut-off) rows and move each due schedule on,
+        recording where each stood before in `run_moves` (what `run undo` puts back).
         A plan is (a schedule kind from `due_schedule_kinds`, its pending (run date, cut-off)
         pairs in order, read as a stream, and its next run date after this run)."""
         for table in ("plan", "plan_dates", "due_schedules", "due"):
@@ -903,7 +1255,13 @@ class Store:
                  FROM schedules s JOIN contract_lines l ON l.id = s.line_id
                  JOIN temp.plan p ON s.frequency IS p.frequency AND s.rrule IS p.rrule AND s.dates IS p.dates
                       AND s.start IS p.start AND s."end" IS p."end" AND l.processed_through IS p.processed_through
-                WHERE s.kind = 'dates' AND s.next_run_date <= ?""", [run_date.isoformat()])
+                WHERE s.kind = 'dates' AND s.next_run_date <= ? AND l.closed = 0""", [run_date.isoformat()])
+        if run_id is not None:
+            self.db.execute(
+                """INSERT INTO run_moves (run_id, line_id, schedule_id, processed_through, next_run_date)
+                   SELECT ?, ds.line_id, ds.schedule_id, l.processed_through, s.next_run_date
+                     FROM temp.due_schedules ds JOIN schedules s ON s.id = ds.schedule_id
+                     JOIN contract_lines l ON l.id = ds.line_id""", [run_id])
         self.db.execute(
             "CREATE TEMP TABLE due (line_id INTEGER, run_date TEXT, cutoff TEXT, PRIMARY KEY (line_id, run_date)) WITHOUT ROWID")
         self.db.execute(
@@ -949,11 +1307,15 @@ class Store:
         self.db.execute(
             """INSERT INTO temp.billable (kind, item_id, line_id, run_date, date, amount)
                SELECT 'm', m.id, m.line_id,
-                      CASE WHEN :latest IS NULL OR m.date > :latest THEN m.date ELSE :run_date END,
+                      CASE WHEN (:latest IS NULL OR m.date > :latest)
+                                -- a milestone a confirmed credit note returned is late
+                                AND NOT EXISTS (SELECT 1 FROM credited_items ci
+                                                 WHERE ci.kind = 'm' AND ci.item_id = m.id)
+                           THEN m.date ELSE :run_date END,
                       m.date, m.amount
                  FROM schedules m JOIN contract_lines l ON l.id = m.line_id AND l.billing_method = 'fixed-price'
                 WHERE m.kind = 'milestone' AND m.invoice_line_id IS NULL AND m.ready = 1
-                  AND m.date <= :run_date""",
+                  AND m.date <= :run_date AND l.closed = 0""",
             {"latest": _iso(latest_run_date), "run_date": run_date.isoformat()})
 
     def lines_over_cap(self) -> list[tuple[int, int]]:
@@ -1031,21 +1393,22 @@ class Store:
     _STANDING_SKIPS = (
         # A time-and-material line needs a date-based invoice schedule.
         """SELECT l.id, 'no-schedule', NULL, NULL FROM contract_lines l
-            WHERE l.billing_method = 'time-and-material'
+            WHERE l.billing_method = 'time-and-material' AND l.closed = 0
               AND NOT EXISTS (SELECT 1 FROM schedules s WHERE s.line_id = l.id AND s.kind = 'dates')""",
         # A fixed-price line needs milestones.
         """SELECT l.id, 'no-milestones', NULL, NULL FROM contract_lines l
-            WHERE l.billing_method = 'fixed-price'
+            WHERE l.billing_method = 'fixed-price' AND l.closed = 0
               AND NOT EXISTS (SELECT 1 FROM schedules s WHERE s.line_id = l.id AND s.kind = 'milestone')""",
         """SELECT m.line_id, 'milestone-not-ready', :run_date,
                   group_concat(m.name || ' (' || m.date || ')', ', ')
-             FROM schedules m
+             FROM schedules m JOIN contract_lines l ON l.id = m.line_id AND l.closed = 0
             WHERE m.kind = 'milestone' AND m.invoice_line_id IS NULL AND m.ready = 0 AND m.date <= :run_date
             GROUP BY m.line_id""",
         # Unbilled transactions on a line whose schedule has no run date left.
         """SELECT s.line_id, 'schedule-ended', NULL,
                   count(*) || ' unbilled transaction(s) and no invoice run date left'
              FROM schedules s JOIN transactions t ON t.line_id = s.line_id AND t.invoice_line_id IS NULL
+             JOIN contract_lines l ON l.id = s.line_id AND l.closed = 0
             WHERE s.kind = 'dates' AND s.next_run_date IS NULL
             GROUP BY s.line_id""",
     )
@@ -1107,6 +1470,12 @@ class Store:
         found += [f"foreign key: {row[0]} row {row[1]} -> {row[2]}" for row in self.conn.execute("PRAGMA foreign_key_check")]
         return [] if found == ["ok"] else [f for f in found if f != "ok"]
 
+    def count_closed_lines(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM contract_lines WHERE closed = 1").fetchone()[0]
+
+    def count_undone_runs(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM runs WHERE undone_at IS NOT NULL").fetchone()[0]
+
     def running_instances(self) -> int:
         return self.conn.execute("SELECT count(*) FROM workflow_instances WHERE state = 'running'").fetchone()[0]
 
@@ -1125,7 +1494,7 @@ class Store:
         return [
             Run(id=r["id"], run_date=date.fromisoformat(r["run_date"]),
                 started_at=clock.from_stamp(r["started_at"]), ended_at=clock.from_stamp(r["ended_at"]),
-                forced=bool(r["forced"]), workflow=r["workflow"],
+                forced=bool(r["forced"]), workflow=r["workflow"], undone=r["undone_at"] is not None,
                 invoices=tuple(x["number"] for x in self._rows(
                     "SELECT number FROM invoices WHERE run_id = ? ORDER BY id", [r["id"]])),
                 skipped=tuple(self.run_skips(r["id"])))
@@ -1278,11 +1647,11 @@ def _instance(row: dict) -> Instance:
 def _line(row: tuple) -> Line:
     """A Line from a row of Store._LINE."""
     (line_id, contract, customer, currency, name, billing_method, amount, not_to_exceed, project,
-     tax_category, tax_rate, tax_exemption_reason) = row
+     tax_category, tax_rate, tax_exemption_reason, closed) = row
     return Line(line_id, contract, customer, currency, name, billing_method,
                 None if amount is None else from_minor(amount, currency),
                 None if not_to_exceed is None else from_minor(not_to_exceed, currency), project,
-                tax_category, rate_from_store(tax_rate), tax_exemption_reason)
+                tax_category, rate_from_store(tax_rate), tax_exemption_reason, bool(closed))
 
 
 def _seller(row: tuple) -> Seller:
@@ -1296,6 +1665,7 @@ def _milestone(row: dict, line: Line) -> Milestone:
         amount=from_minor(row["amount"], line.currency),
         percent=None if row["percent"] is None else Decimal(row["percent"]),
         ready=bool(row["ready"]), invoice=row["invoice"], invoice_status=row["invoice_status"],
+        written_off=bool(row.get("written_off")), credit_notes=_numbers(row.get("credit_notes")),
     )
 
 
@@ -1304,8 +1674,13 @@ def _transaction(row: dict, line: Line) -> Transaction:
         id=row["id"], line=line, date=date.fromisoformat(row["date"]),
         amount=from_minor(row["amount"], line.currency), type=row["type"],
         quantity=None if row["quantity"] is None else Decimal(row["quantity"]),
-        description=row["description"], invoice=row["invoice"],
+        description=row["description"], invoice=row["invoice"], returned_from=row.get("returned_from"),
+        credit_notes=_numbers(row.get("credit_notes")),
     )
+
+
+def _numbers(text: str | None) -> tuple[str, ...]:
+    return tuple(sorted(set(text.split(",")))) if text else ()
 
 
 def schedule_from_row(row: dict) -> DateSchedule:

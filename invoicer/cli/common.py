@@ -24,7 +24,8 @@ class _AsGiven:
     """The coercion of a text option or argument, or of a flag: Click's value as is (text,
     or True/False/None). Typer would build a pydantic TypeAdapter instead, whose import
     (~50 ms) is half the time of a small command. Every option and argument of invoicer
-    is text or a flag; invoicer.values parses them, and its errors name their field."""
+    is text (one, or a repeatable list of them) or a flag; invoicer.values parses them,
+    and its errors name their field."""
 
     @staticmethod
     def coerce(value, param, ctx):
@@ -42,7 +43,8 @@ class _ValuesAsGiven:
         for param in params:
             annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
             if getattr(param, "_runtime_param", False) is None and \
-                    (annotation is str or (annotation is bool and getattr(param, "is_flag", False))):
+                    (annotation is str or annotation == list[str]
+                     or (annotation is bool and getattr(param, "is_flag", False))):
                 param._runtime_param = _AsGiven
         _refuse_both_of_a_pair(ctx, params, args)
         return super().parse_args(ctx, args)

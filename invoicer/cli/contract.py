@@ -75,6 +75,33 @@ def set_line(
         render.show_lines([line])
 
 
+@app.command("close-line")
+def close_line(ctx: typer.Context, line_id: Annotated[str, typer.Argument(metavar="LINE_ID")],
+               json_output: Json = False) -> None:
+    """Close a line: not billed, not reported, takes no new transaction or schedule.
+
+    Example: invoicer contract close-line 3
+    """
+    _print_line(book.close_line(store(ctx), parse_id(line_id, "line_id"), True), "closed", json_output)
+
+
+@app.command("reopen-line")
+def reopen_line(ctx: typer.Context, line_id: Annotated[str, typer.Argument(metavar="LINE_ID")],
+                json_output: Json = False) -> None:
+    """Reopen a closed line: the run dates that passed meanwhile are caught up.
+
+    Example: invoicer contract reopen-line 3
+    """
+    _print_line(book.close_line(store(ctx), parse_id(line_id, "line_id"), False), "reopened", json_output)
+
+
+def _print_line(line, done: str, json_output: bool) -> None:
+    if json_output:
+        render.emit(render.line_json(line))
+    else:
+        render.say(f"{done} line {line.id}: {line.contract} / {line.name}")
+
+
 @app.command("list")
 def list_(ctx: typer.Context, json_output: Json = False) -> None:
     """Every contract line.

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 import typer
+from typer._click import exceptions as click  # Typer 0.29 vendors click
 
 from invoicer import invoices, render
 from invoicer.cli.common import Json, group, store
@@ -21,13 +22,14 @@ def list_(
     customer: Annotated[str | None, typer.Option("--customer", metavar="NAME")] = None,
     run_from: Annotated[str | None, typer.Option("--from", metavar="DATE", help="Run dates from DATE on.")] = None,
     run_to: Annotated[str | None, typer.Option("--to", metavar="DATE", help="Run dates up to DATE.")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="invoice|credit-note")] = None,
     json_output: Json = False,
 ) -> None:
-    """Invoices in creation order, with their totals by currency.
+    """Invoices and credit notes in creation order, with their totals by currency.
 
     Example: invoicer invoice list --status draft --customer Fabrikam --from 2026-11-01 --to 2026-11-30
     """
-    found = invoices.list_invoices(store(ctx), status, contract, customer, run_from, run_to)
+    found = invoices.list_invoices(store(ctx), status, contract, customer, run_from, run_to, type_)
     totals = invoices.totals(found)
     if json_output:
         render.emit({"invoices": [render.invoice_json(i) for i in found], "totals": render.totals_json(totals)})
@@ -45,12 +47,58 @@ def show(ctx: typer.Context, number: Number, json_output: Json = False) -> None:
 
 
 @app.command("confirm")
-def confirm(ctx: typer.Context, number: Number, json_output: Json = False) -> None:
-    """Confirm a draft: a confirmed invoice never changes.
+def confirm(
+    ctx: typer.Context,
+    numbers: Annotated[list[str] | None, typer.Argument(metavar="NUMBER", help="Drafts to confirm; or --all.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every draft the filters select.")] = False,
+    contract: Annotated[str | None, typer.Option("--contract", help="With --all: of this contract.")] = None,
+    run: Annotated[str | None, typer.Option("--run", metavar="RUN_ID", help="With --all: made by this run.")] = None,
+    run_date: Annotated[str | None, typer.Option("--run-date", metavar="DATE", help="With --all: of this run date.")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="With --all: invoice|credit-note.")] = None,
+    issue_date: Annotated[str | None, typer.Option("--issue-date", metavar="DATE", help="Default: today.")] = None,
+    json_output: Json = False,
+) -> None:
+    """Confirm drafts, all or nothing: a confirmed invoice never changes.
 
-    Example: invoicer invoice confirm INV-000001
+    Example: invoicer invoice confirm --all --run-date 2026-12-01
     """
-    _print(invoices.confirm(store(ctx), number), json_output)
+    numbers = numbers or []
+    if numbers and all_:
+        raise click.UsageError("give invoice NUMBERs or --all, not both", ctx=ctx)
+    if not numbers and not all_:
+        raise click.UsageError("give the invoice NUMBERs to confirm, or --all", ctx=ctx)
+    if numbers and any(v is not None for v in (contract, run, run_date, type_)):
+        raise click.UsageError("--contract, --run, --run-date and --type go with --all", ctx=ctx)
+    found, count = invoices.confirm(store(ctx), numbers, all_, contract, run, run_date, type_, issue_date,
+                                    shown=None if json_output else render.SHOWN_ROWS + 1)
+    if len(numbers) == 1:
+        _print(next(iter(found)), json_output)
+    elif json_output:
+        render.emit_list("invoices", (render.invoice_json(i) for i in found))
+    else:
+        found = list(found)
+        render.say(f"confirmed {count} invoice(s)")
+        if found:
+            render.show_invoices(found[:render.SHOWN_ROWS])
+            render.more(count, "`invoicer invoice list --status confirmed`")
+
+
+@app.command("credit")
+def credit(
+    ctx: typer.Context,
+    number: Number,
+    transaction: Annotated[list[str] | None, typer.Option(
+        "--transaction", metavar="ID[=AMOUNT]", help="Credit a transaction; =AMOUNT keeps AMOUNT billed.")] = None,
+    milestone: Annotated[list[str] | None, typer.Option("--milestone", metavar="ID", help="Credit a milestone, in full.")] = None,
+    write_off: Annotated[bool, typer.Option("--write-off", help="Nothing returns to the backlog.")] = False,
+    reason: Annotated[str | None, typer.Option("--reason", metavar="TEXT")] = None,
+    json_output: Json = False,
+) -> None:
+    """A draft credit note for a confirmed invoice (all it still bills, or the items named).
+
+    Example: invoicer invoice credit INV-000001 --transaction 12=800.00 --reason "rate was 80, not 100"
+    """
+    _print(invoices.credit(store(ctx), number, transaction or [], milestone or [], write_off, reason), json_output)
 
 
 @app.command("cancel")

@@ -8,7 +8,7 @@ from invoicer import billing, invoices, render
 from invoicer.cli.common import Json, group, store
 from invoicer.values import parse_date, parse_id
 
-runs = group("The record of every Process step.")
+runs = group("The record of every Process step; undo the latest.")
 
 
 def run_once(
@@ -57,3 +57,15 @@ def show(ctx: typer.Context, run_id: Annotated[str, typer.Argument(metavar="RUN_
         render.emit(render.run_json(run))
     else:
         render.show_run(run, made)
+@runs.command("undo")
+def undo(ctx: typer.Context, run_id: Annotated[str, typer.Argument(metavar="RUN_ID")], json_output: Json = False) -> None:
+    """Take back the latest run while its invoices are drafts: they are cancelled, its run dates open again.
+
+    Example: invoicer run undo 12
+    """
+    run = invoices.undo_run(store(ctx), run_id)
+    if json_output:
+        render.emit(render.run_json(run))
+    else:
+        render.say(f"run {run.id} (run date {run.run_date}) undone: {len(run.invoices)} invoice(s) cancelled, "
+                   "its run dates open again")
