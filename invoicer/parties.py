@@ -194,3 +194,11 @@ def list_customers(store: Store) -> list[Customer]:
     with store.reading():
         return store.customers()
 
+
+
+def invoice_parties(store: Store, number: str) -> tuple[Seller, Customer | None]:
+    """An invoice's seller and customer: as they were when it was confirmed (a draft: as
+    they are now). A later `seller set` or `customer set` does not change what an issued
+    invoice says."""
+    with store.reading():
+        return store.invoice_parties(number.strip())

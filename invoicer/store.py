@@ -647,6 +647,29 @@ class Store:
                 ON CONFLICT (name) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in Customer._fields[1:])}""",
             list(customer))
 
+    # The parties' records as an invoice's confirmation keeps them: JSON objects of their
+    # columns as stored (a rate in hundredths), for the `parties` column of `invoices`.
+    _PARTIES_SNAPSHOT = (
+        "json_object('seller', CASE WHEN s.id IS NULL THEN NULL ELSE json_object("
+        + ", ".join(f"'{c}', s.{c}" for c in Seller._fields) + ") END, "
+        "'customer', CASE WHEN cu.name IS NULL THEN NULL ELSE json_object("
+        + ", ".join(f"'{c}', cu.{c}" for c in Customer._fields) + ") END)")
+
+    def invoice_parties(self, number: str) -> tuple[Seller, Customer | None]:
+        """The seller's and the customer's records for an invoice: as they were when it was
+        confirmed, for a confirmed (or since cancelled) one; as they are now for a draft."""
+        row = self._one(
+            """SELECT i.parties, c.customer FROM invoices i JOIN contracts c ON c.id = i.contract_id
+                WHERE i.number = ?""", [number])
+        if row is None:
+            raise NotFound(f"number: no invoice {number!r} (see `invoicer invoice list`)")
+        if row["parties"] is None:
+            return self.seller(), self.customer(row["customer"])
+        kept = json.loads(row["parties"])
+        seller = Seller(**{**kept["seller"], "tax_rate": rate_from_store(kept["seller"]["tax_rate"])}) \
+            if kept["seller"] else Seller()
+        return seller, Customer(**kept["customer"]) if kept["customer"] else None
+
     # schedules and milestones ---------------------------------------------------------
 
     def processed_through(self, line_id: int) -> date | None:
@@ -1043,20 +1066,20 @@ class Store:
                 WHERE (i.type = 'invoice' AND i.run_date > :issue) OR (i.type = 'credit-note' AND cr.issue_date > :issue)
                 ORDER BY i.id LIMIT 1""", {"issue": issue_date.isoformat()})
 
-    # The payment terms, in days, of the invoice row `invoices`, the one place they come
-    # from: its customer's record's, else the seller's, else 30 (section 8).
-    _PAYMENT_TERMS_DAYS = f"""coalesce(
-        (SELECT cu.payment_terms_days FROM contracts c JOIN customers cu ON cu.name = c.customer
-          WHERE c.id = invoices.contract_id),
-        (SELECT payment_terms_days FROM seller WHERE id = 1), {DEFAULT_PAYMENT_TERMS_DAYS})"""
-
     def confirm_chosen(self, issue_date: date) -> None:
-        """Confirm the chosen drafts, issued on `issue_date`, due after their payment terms;
-        then what their credit notes credit returns to the backlog."""
+        """Confirm the chosen drafts, issued on `issue_date`, due after their payment terms:
+        the customer's record's, else the seller's, else 30 days (section 8), the one place
+        they come from; each keeps both parties' records as they are now, for its documents.
+        Then what their credit notes credit returns to the backlog."""
         self.db.execute(
             f"""UPDATE invoices SET status = 'confirmed', changed_at = :now, issue_date = :issue,
-                       due_date = date(:issue, '+' || ({self._PAYMENT_TERMS_DAYS}) || ' days')
-                 WHERE id IN (SELECT id FROM temp.chosen)""",
+                       due_date = date(:issue, '+' || coalesce(cu.payment_terms_days, s.payment_terms_days,
+                                                               {DEFAULT_PAYMENT_TERMS_DAYS}) || ' days'),
+                       parties = {self._PARTIES_SNAPSHOT}
+                  FROM temp.chosen ch JOIN invoices i ON i.id = ch.id JOIN contracts c ON c.id = i.contract_id
+                  LEFT JOIN customers cu ON cu.name = c.customer
+                  LEFT JOIN seller s ON s.id = 1
+                 WHERE invoices.id = ch.id""",
             {"now": clock.stamp(), "issue": issue_date.isoformat()})
         # A run with a confirmed invoice can never be undone, nor any run before it.
         self.db.execute("""DELETE FROM run_moves WHERE run_id <= (SELECT max(run_id) FROM invoices

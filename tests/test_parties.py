@@ -224,3 +224,84 @@ def test_the_eas_codes_are_those_the_en16931_artefacts_check():
     rule = text[text.index('<xsl:template match="cbc:EndpointID[@schemeID]"'):]
     listed = re.search(r"contains\(' ([^']*)'", rule).group(1).split()
     assert parties.EAS_CODES == {code for code in listed if code.isdigit() and len(code) == 4}
+
+
+# due dates and the parties an issued invoice keeps ------------------------------------------
+
+def _invoiced(inv, customer="Fabrikam", contract="C-1", start="2026-03-01", run_date="2026-03-31"):
+    """A draft for `customer`, run for `run_date`; its number."""
+    if not inv.ok("job", "list")["jobs"]:
+        inv.setup_job()
+    line = inv.line(contract, "Work", "time-and-material", customer)
+    inv.ok("schedule", "add", line, "--dates", run_date)
+    inv.ok("transaction", "add", line, "--date", start, "--amount", "100")
+    (made,) = inv.ok("run-once", "--date", run_date)["invoices"]
+    return made["number"]
+
+
+def test_a_draft_has_no_issue_or_due_date(inv):
+    number = _invoiced(inv)
+    shown = inv.ok("invoice", "show", number)
+    assert (shown["issue_date"], shown["due_date"]) == (None, None)
+
+
+def test_invoiced_march_31_with_14_days_terms_is_due_april_14(inv):
+    """The Finance docs' example: the customer's record's terms."""
+    inv.at("2026-04-02T10:00:00")
+    inv.ok("customer", "set", "Fabrikam", "--payment-terms-days", "14")
+    inv.ok("seller", "set", "--payment-terms-days", "45")
+    number = _invoiced(inv)
+    confirmed = inv.ok("invoice", "confirm", number, "--issue-date", "2026-03-31")
+    assert (confirmed["issue_date"], confirmed["due_date"]) == ("2026-03-31", "2026-04-14")
+
+
+def test_due_date_takes_the_sellers_terms_when_the_customer_has_none_else_30_days(inv):
+    inv.at("2026-04-02T10:00:00")
+    first = _invoiced(inv, customer="No Record Ltd", contract="C-1")
+    inv.ok("customer", "set", "Terms Unset Ltd", "--city", "Paris")  # a record without terms
+    second = _invoiced(inv, customer="Terms Unset Ltd", contract="C-2", run_date="2026-03-30")
+    inv.ok("invoice", "confirm", first)
+    assert inv.ok("invoice", "show", first)["due_date"] == "2026-05-02"  # 2026-04-02 + 30
+    inv.ok("seller", "set", "--payment-terms-days", "0")
+    inv.ok("invoice", "confirm", second)
+    assert inv.ok("invoice", "show", second)["due_date"] == "2026-04-02"  # the seller's 0 days
+    # A later change of terms does not move a confirmed invoice's due date.
+    inv.ok("seller", "set", "--payment-terms-days", "60")
+    assert inv.ok("invoice", "show", first)["due_date"] == "2026-05-02"
+
+
+def test_a_confirmed_invoice_keeps_the_parties_as_they_were_and_a_draft_shows_them_as_they_are(inv):
+    from invoicer.parties import invoice_parties
+    from invoicer.store import Store
+
+    inv.ok("seller", "set", *SELLER)
+    inv.ok("customer", "set", "Fabrikam", "--city", "Paris", "--vat-id", "FR40303265045")
+    confirmed = _invoiced(inv, contract="C-1")
+    draft = _invoiced(inv, contract="C-2", run_date="2026-03-30")
+    inv.ok("invoice", "confirm", confirmed)
+    inv.ok("seller", "set", "--name", "Contoso AG", "--tax-rate", "20")
+    inv.ok("customer", "set", "Fabrikam", "--city", "Lyon")
+    store = Store(inv.db)
+    try:
+        seller, customer = invoice_parties(store, confirmed)
+        assert seller.name == "Contoso GmbH" and str(seller.tax_rate) == "19.00" and seller.payment_terms_days == 14
+        assert seller.iban == "DE89370400440532013000"
+        assert customer.name == "Fabrikam" and customer.city == "Paris" and customer.vat_id == "FR40303265045"
+        seller, customer = invoice_parties(store, draft)
+        assert (seller.name, str(seller.tax_rate), customer.city) == ("Contoso AG", "20.00", "Lyon")
+    finally:
+        store.close()
+
+
+def test_the_parties_of_a_customer_without_a_record_are_the_seller_and_none(inv):
+    from invoicer.parties import invoice_parties
+    from invoicer.store import Store
+
+    number = _invoiced(inv, customer="No Record Ltd")
+    inv.ok("invoice", "confirm", number)
+    store = Store(inv.db)
+    try:
+        seller, customer = invoice_parties(store, number)
+        assert seller.name is None and customer is None
+    finally:
+        store.close()

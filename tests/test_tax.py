@@ -359,3 +359,26 @@ def test_breakdown_properties_hold_for_random_invoices(drawn):
     negated = [l._replace(amount=-l.amount) for l in lines]
     assert [(g.category, g.rate, -g.taxable, -g.amount) for g in tax.breakdown(negated, currency)] == \
         [tuple(g) for g in groups_]
+
+
+def test_a_credit_note_has_its_invoices_rates_and_negative_taxes(inv):
+    """A full credit note is the exact negative of its invoice, group by group, whatever
+    the rates are since; a partial one is rounded once per group like any invoice."""
+    invoice = billed(inv, {"Design": ("100.03", ["--tax-category", "S", "--tax-rate", "19"]),
+                           "Build": ("100.03", ["--tax-category", "S", "--tax-rate", "19"]),
+                           "Books": ("149.50", ["--tax-category", "S", "--tax-rate", "7"])})
+    inv.ok("invoice", "confirm", invoice["number"])
+    for line in invoice["lines"]:
+        inv.ok("contract", "set-line", line["line_id"], "--tax-category", "S", "--tax-rate", "16")
+    full = inv.ok("invoice", "credit", invoice["number"])
+    assert groups(full) == [("S", "7.00", "-149.50", "-10.47"), ("S", "19.00", "-200.06", "-38.01")]
+    assert (full["total"], full["tax_total"], full["total_with_tax"]) == ("-349.56", "-48.48", "-398.04")
+    inv.ok("invoice", "cancel", full["number"])
+    design = invoice["lines"][0]
+    (item,) = inv.ok("invoice", "show", invoice["number"])["lines"][0]["details"]
+    assert design["name"] == "Design"
+    part = inv.ok("invoice", "credit", invoice["number"], "--transaction", item["id"])
+    assert groups(part) == [("S", "19.00", "-100.03", "-19.01")]
+    inv.ok("invoice", "confirm", part["number"])
+    confirmed = inv.ok("invoice", "show", part["number"])
+    assert confirmed["issue_date"] == "2026-11-24" and confirmed["due_date"] == "2026-12-24"
