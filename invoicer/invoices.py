@@ -216,20 +216,8 @@ def undo_run(store: Store, run_id) -> Run:
 
 def _one(store: Store, number: str) -> Invoice:
     row = store.invoice_row(number.strip())
-    return store.invoices(number=row["number"], details=True)[0]
-
-
-def export(store: Store, number: str | None, every: bool, status: str | None, contract: str | None,
-           fmt: str) -> list[Invoice]:
-    choice(fmt, ("csv", "json"), "format")
-    if (number is None) == (not every):
-        raise InputError("give an invoice NUMBER or --all")
-    if number is not None:
-        return [show(store, number)]
-    status = choice(status, STATUSES, "status") if status else None
-    with store.reading():
-        _known_contract(store, contract)
-        return store.invoices(status=status, contract=contract, details=fmt == "json")
+    invoice = store.invoices(number=row["number"], details=True)[0]
+    return invoice._replace(exported=store.hand_overs(row["number"]))
 
 
 def list_runs(store: Store, limit: int | None = None) -> list[Run]:

@@ -166,6 +166,8 @@ class Invoice(NamedTuple):
     due_date: date | None = None
     write_off: bool = False
     reason: str | None = None
+    # {format: moment} of each `export --new` hand-over; None where not looked up.
+    exported: dict[str, datetime] | None = None
 
     @property
     def total(self) -> Decimal:

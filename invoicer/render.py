@@ -208,6 +208,7 @@ def invoice_json(invoice: Invoice, details: bool = False) -> dict:
         "issue_date": iso(invoice.issue_date), "due_date": iso(invoice.due_date), "lines": lines,
         "tax": [tax_group_json(g, cur) for g in invoice.tax],
         "tax_total": format_amount(invoice.tax_total, cur), "total_with_tax": format_amount(invoice.total_with_tax, cur),
+        **({} if invoice.exported is None else {"exported": {f: iso(at) for f, at in invoice.exported.items()}}),
     }
     if invoice.type == CREDIT_NOTE:
         document.update(write_off=invoice.write_off, reason=invoice.reason)
@@ -229,18 +230,22 @@ def customer_json(customer: Customer) -> dict:
 
 
 def invoice_csv(invoices: Iterable[Invoice]) -> None:
-    """One row per invoice line, the invoice's header repeated: what accounting imports."""
+    """One row per invoice line, the invoice's header repeated: what accounting imports.
+    A null is an empty field."""
     import csv
 
     out = csv.writer(sys.stdout, lineterminator="\n")
-    out.writerow(["number", "status", "contract", "customer", "run_date", "currency", "invoice_total",
+    out.writerow(["number", "type", "credits", "status", "contract", "customer", "run_date", "issue_date", "due_date",
+                  "currency", "invoice_total", "tax_total", "total_with_tax",
                   "line_id", "line", "billing_method", "line_amount", "items"])
     for i in invoices:
-        total = format_amount(i.total, i.currency)
+        cur = i.currency
+        head = [i.number, i.type, i.credits, i.status, i.contract, i.customer, i.run_date.isoformat(), iso(i.issue_date),
+                iso(i.due_date), cur, format_amount(i.total, cur), format_amount(i.tax_total, cur),
+                format_amount(i.total_with_tax, cur)]
         for line in i.lines:
-            out.writerow([i.number, i.status, i.contract, i.customer, i.run_date.isoformat(), i.currency, total,
-                          line.line_id, line.name, line.billing_method, format_amount(line.amount, i.currency),
-                          line.items])
+            out.writerow(head + [line.line_id, line.name, line.billing_method, format_amount(line.amount, cur),
+                                 line.items])
 
 
 def schedule_listing_json(listing) -> dict:

@@ -10,7 +10,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from itertools import groupby
 from operator import itemgetter
@@ -299,9 +299,20 @@ CREATE TABLE run_moves (
 ) STRICT
 """
 
+def _m005_hand_over(db: Database) -> None:
+    """When each document was handed over by an `invoice export --new`, by format."""
+    db.execute(
+        """CREATE TABLE hand_overs (
+               invoice_id INTEGER NOT NULL REFERENCES invoices(id),
+               format TEXT NOT NULL,
+               handed_over_at TEXT NOT NULL,
+               PRIMARY KEY (invoice_id, format)
+           ) STRICT""")
+
+
 # Numbered migrations, applied in order; each one's number is recorded in `migrations`
 # and in PRAGMA user_version. Append, never edit.
-MIGRATIONS = [_m001_initial, _m002_parties_and_tax, _m003_skip_spans, _m004_corrections]
+MIGRATIONS = [_m001_initial, _m002_parties_and_tax, _m003_skip_spans, _m004_corrections, _m005_hand_over]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -885,7 +896,8 @@ class Store:
     def iter_invoices(self, status: str | None = None, contract: str | None = None, run_id: int | None = None,
                       number: str | None = None, details: bool = False, first: int | None = None,
                       customer: str | None = None, run_from: date | None = None, run_to: date | None = None,
-                      type_: str | None = None, chosen: bool = False) -> Iterator[Invoice]:
+                      type_: str | None = None, chosen: bool = False,
+                      numbers: list[str] | None = None) -> Iterator[Invoice]:
         """Invoices and credit notes in creation order, one at a time (only the `first`
         ones of a run, or of temp.chosen, if given; only those in temp.chosen, if `chosen`);
         run_from and run_to bound their run dates, both included."""
@@ -899,6 +911,9 @@ class Store:
             if value is not None:
                 clauses.append(clause)
                 params.append(value.isoformat())
+        if numbers is not None:
+            clauses.append("i.number IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(numbers))
         if chosen:
             clauses.append("i.id IN (SELECT id FROM temp.chosen ORDER BY id LIMIT ?)")
             params.append(-1 if first is None else first)
@@ -1221,6 +1236,26 @@ class Store:
 
     def set_line_closed(self, line_id: int, closed: bool) -> None:
         self.db.execute("UPDATE contract_lines SET closed = ? WHERE id = ?", [int(closed), line_id])
+
+    # hand-over to accounting --------------------------------------------------------------
+
+    def handed_over(self, numbers: list[str], fmt: str) -> set[str]:
+        """The numbers among `numbers` that an `export --new` in FMT handed over before."""
+        return {row[0] for row in self.conn.execute(
+            """SELECT i.number FROM json_each(?) n JOIN invoices i ON i.number = n.value
+                 JOIN hand_overs h ON h.invoice_id = i.id AND h.format = ?""", [json.dumps(numbers), fmt])}
+
+    def record_hand_over(self, numbers: list[str], fmt: str, stamp: str) -> None:
+        self.conn.execute(
+            """INSERT INTO hand_overs (invoice_id, format, handed_over_at)
+               SELECT i.id, ?, ? FROM json_each(?) n JOIN invoices i ON i.number = n.value""",
+            [fmt, stamp, json.dumps(numbers)])
+
+    def hand_overs(self, number: str) -> dict[str, datetime]:
+        """{format: when} of one document's hand-overs."""
+        return {fmt: clock.from_stamp(at) for fmt, at in self.conn.execute(
+            """SELECT h.format, h.handed_over_at FROM hand_overs h JOIN invoices i ON i.id = h.invoice_id
+                WHERE i.number = ? ORDER BY h.format""", [number])}
 
     # the invoice run --------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """`invoicer invoice ...`: the draft invoices the run made."""
 
+import sys
 from typing import Annotated
 
 import typer
@@ -120,20 +121,39 @@ def _print(invoice, json_output: bool) -> None:
 @app.command("export")
 def export(
     ctx: typer.Context,
-    number: Annotated[str | None, typer.Argument(metavar="[NUMBER]", help="One invoice; or --all.")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Every invoice (with --status/--contract to narrow).")] = False,
+    numbers: Annotated[list[str] | None, typer.Argument(metavar="NUMBER...", help="Documents to export; or --all.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every document (with --status/--contract to narrow).")] = False,
     status: Annotated[str | None, typer.Option("--status", help="draft|confirmed|cancelled")] = None,
     contract: Annotated[str | None, typer.Option("--contract")] = None,
-    format_: Annotated[str, typer.Option("--format", help="csv (one row per invoice line) or json.")] = "csv",
+    format_: Annotated[str, typer.Option(
+        "--format", help="csv (one row per invoice line) or json, on stdout; pdf, ubl (UBL 2.1, Peppol BIS 3.0) "
+                         "or facturx (PDF/A-3 with its CII XML), one file a document.")] = "csv",
+    out: Annotated[str | None, typer.Option("--out", metavar="DIR",
+                                            help="Where pdf, ubl and facturx files go (default: here).")] = None,
+    new: Annotated[bool, typer.Option("--new", help="Only documents not handed over in this format before; "
+                                                    "record them as handed over.")] = False,
     json_output: Json = False,
 ) -> None:
-    """Hand invoices to an accounting system, on stdout.
+    """Hand documents to a customer or an accounting system.
 
-    Example: invoicer invoice export --all --status confirmed --format csv > invoices.csv
+    Example: invoicer invoice export --all --format ubl --new --out outbox/
     """
-    format_ = choice(format_, ("csv", "json"), "format")
-    found = invoices.export(store(ctx), number, all_, status, contract, "json" if json_output else format_)
-    if json_output or format_ == "json":
-        render.emit({"invoices": [render.invoice_json(i, details=True) for i in found]})
-    else:
-        render.invoice_csv(found)
+    from invoicer import exports
+
+    format_ = choice(format_, exports.FORMATS, "format")
+    as_json = json_output or format_ == "json"
+
+    def write(found) -> None:
+        if as_json:
+            render.emit({"invoices": [render.invoice_json(i, details=True) for i in found]})
+        else:
+            render.invoice_csv(found)
+        sys.stdout.flush()  # the hand-over is recorded only once stdout has it all
+
+    done = exports.export(store(ctx), numbers or [], all_, status, contract, format_, out, new, write)
+    if done.fmt in exports.FILES:
+        if json_output:
+            render.emit({"files": list(done.files)})
+        else:
+            for path in done.files:
+                print(path)

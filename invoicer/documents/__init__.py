@@ -150,3 +150,57 @@ def renderer(fmt: str) -> tuple[Callable[[Document], bytes], str]:
         from invoicer.documents.pdf import render
         return render, "pdf"
     raise ValueError(fmt)
+
+
+def document(invoice, seller, customer, credits_issue_date=None) -> Document:
+    """The Document of an invoice or credit note (read with its details), for the parties
+    `seller` and `customer` (the book's records as the invoice keeps them; None where the
+    book has none: a document still names the customer)."""
+    from invoicer.money import MINOR_DIGITS
+
+    lines = tuple(
+        DocumentLine(line.line_id, line.name, abs(line.amount), line.tax_category, line.tax_rate,
+                     line.tax_exemption_reason, tuple(_item(detail) for detail in line.details))
+        for line in invoice.lines
+    )
+    tax = tuple(TaxGroup(group.category, group.rate, abs(group.taxable), abs(group.amount),
+                         exemption_reasons(lines, group.category, group.rate))
+                for group in invoice.tax)
+    credit = invoice.type == "credit-note"
+    return Document(
+        number=invoice.number, type_code=CREDIT_NOTE if credit else INVOICE, status=invoice.status,
+        contract=invoice.contract, currency=invoice.currency, digits=MINOR_DIGITS[invoice.currency],
+        run_date=invoice.run_date, issue_date=invoice.issue_date, due_date=invoice.due_date,
+        payment_terms_days=_terms(invoice),
+        seller=_party(seller, ""), customer=_party(customer, invoice.customer),
+        lines=lines, tax=tax, total=abs(invoice.total), tax_total=abs(invoice.tax_total),
+        total_with_tax=abs(invoice.total_with_tax), credits=invoice.credits, credits_issue_date=credits_issue_date,
+        reason=invoice.reason,
+    )
+
+
+def _terms(invoice) -> int | None:
+    """The payment terms in days, as confirmation fixed them (a draft has none yet)."""
+    if invoice.issue_date and invoice.due_date:
+        return (invoice.due_date - invoice.issue_date).days
+    return None
+
+
+def _party(record, name: str) -> Party:
+    if record is None:
+        return Party(name=name)
+    fields = {field: getattr(record, field, None) for field in Party._fields}
+    return Party(**{**fields, "name": fields["name"] or name})
+
+
+def _item(detail) -> Item:
+    from invoicer.model import Milestone
+
+    if isinstance(detail, Milestone):
+        return Item(detail.date, f"milestone {detail.name}", abs(detail.amount))
+    text = detail.type
+    if detail.quantity is not None:
+        text += f" {detail.quantity}"
+    if detail.description:
+        text += f": {detail.description}"
+    return Item(detail.date, text, abs(detail.amount))
