@@ -141,7 +141,9 @@ def export(
     from invoicer import exports
 
     format_ = choice(format_, exports.FORMATS, "format")
-    as_json = json_output or format_ == "json"
+    if json_output and format_ == "csv":
+        format_ = "json"  # --json prints the json export (and hands that over with --new)
+    as_json = format_ == "json"
 
     def write(found) -> None:
         if as_json:
