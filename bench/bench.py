@@ -6,6 +6,10 @@ it, and times the floor on a copy of the same database: the same month-end run w
 as bare set-based SQL in one SQLite transaction. Checks that every invoice and total is
 right, and prints the figures as ratios against the floor measured in the same run.
 
+The transaction import is timed twice on the same book: without refs, and with a ref on
+every row (spec section 11: the ref lookup a batch, the unique index), then that file
+again (every row unchanged).
+
 usage: python bench/bench.py [--contracts N] [--per-line K] [--scaling]
 """
 
@@ -52,10 +56,12 @@ def write_book(folder: Path, contracts: int, per_line: int, seed: int = 7) -> di
     rng = random.Random(seed)
     expected: dict[str, int] = {}
     with open(folder / "contracts.csv", "w") as c, open(folder / "schedules.csv", "w") as s, \
-            open(folder / "transactions.csv", "w") as t:
+            open(folder / "transactions.csv", "w") as t, open(folder / "transactions-refs.csv", "w") as r:
         c.write("contract,name,customer,billing_method\n")
         s.write("contract,line,frequency,start\n")
         t.write("contract,line,date,amount,type\n")
+        r.write("contract,line,date,amount,type,ref\n")
+        count = 0
         for n in range(contracts):
             contract = f"C-{n:07d}"
             for line in ("Design", "Build"):
@@ -64,7 +70,10 @@ def write_book(folder: Path, contracts: int, per_line: int, seed: int = 7) -> di
                 for k in range(per_line):
                     cents = rng.randint(1, 500_000)
                     expected[contract] = expected.get(contract, 0) + cents
-                    t.write(f"{contract},{line},2026-10-{1 + (k * 7 + n) % 31:02d},{cents // 100}.{cents % 100:02d},time\n")
+                    row = f"{contract},{line},2026-10-{1 + (k * 7 + n) % 31:02d},{cents // 100}.{cents % 100:02d},time"
+                    t.write(row + "\n")
+                    count += 1
+                    r.write(f"{row},TS-{count:09d}\n")  # a timesheet system's entry id
     return expected
 
 
@@ -94,6 +103,16 @@ FLOOR = [
          FROM temp.billable b JOIN invoice_lines il ON il.line_id = b.line_id
         WHERE transactions.id = b.id""",
 ]
+
+
+def checkpointed(db: Path) -> None:
+    """Write the WAL into the database file, so that a copy of the file is the whole book.
+    The connection is closed before the file is copied: a copy that opens and closes the
+    file in a process holding a connection drops that connection's POSIX locks (SQLite's
+    "how to corrupt a database", 2.2.1)."""
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
 
 
 def floor(db: Path) -> float:
@@ -130,11 +149,28 @@ def month_end(contracts: int, per_line: int, work: Path) -> dict:
     transactions = contracts * 2 * per_line
     invoicer(db, "job", "create", JOB)
     figures = {"contracts": contracts, "transactions": transactions}
+    with_refs = book / "refs.db"
     for kind, rows in (("contract", contracts * 2), ("schedule", contracts * 2), ("transaction", transactions)):
+        if kind == "transaction":
+            checkpointed(db)
+            shutil.copyfile(db, with_refs)
         seconds, _ = run_measured(db, kind, "import", str(book / f"{kind}s.csv"))
         figures[f"{kind}_import_rows_per_s"] = rows / seconds
+    # The same transactions, each with a ref, into a copy of the same book; then again.
+    refs_file = str(book / "transactions-refs.csv")
+    seconds, _ = run_measured(with_refs, "transaction", "import", refs_file)
+    figures["refs_import_rows_per_s"] = transactions / seconds
+    seconds, _ = run_measured(with_refs, "transaction", "import", refs_file)
+    figures["refs_again_rows_per_s"] = transactions / seconds
+    conn = sqlite3.connect(with_refs)
+    held = conn.execute("SELECT count(*), count(DISTINCT ref) FROM transactions").fetchone()
+    conn.close()
+    if held != (transactions, transactions):
+        sys.exit(f"the import with refs, twice, left {held[0]} transactions for {held[1]} refs "
+                 f"({transactions} expected)")
+    with_refs.unlink()
     invoicer(db, "job", "run-workflow", JOB, "--workflow", "ProcessRunCaller")
-    sqlite3.connect(db).execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+    checkpointed(db)
     copy = book / "floor.db"
     shutil.copyfile(db, copy)
     figures["floor_s"] = floor(copy)
@@ -195,6 +231,8 @@ def main() -> None:
                   f"{f['transaction_import_rows_per_s']:>16,.0f} {f['invoices_checked']:>11,}")
             print(f"{'':>12} contract import {f['contract_import_rows_per_s']:,.0f} rows/s, "
                   f"schedule import {f['schedule_import_rows_per_s']:,.0f} rows/s")
+            print(f"{'':>12} transaction import with a ref a row {f['refs_import_rows_per_s']:,.0f} rows/s, "
+                  f"the same file again (all unchanged) {f['refs_again_rows_per_s']:,.0f} rows/s")
         small, imports = small_command(work)
         print(f"job list {small * 1000:.0f} ms vs importing typer+rich+sqlite_utils {imports * 1000:.0f} ms: "
               f"ratio {small / imports:.2f}")

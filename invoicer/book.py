@@ -21,6 +21,7 @@ from invoicer.model import (
     DateSchedule,
     Line,
     Milestone,
+    RefHolder,
     RunDate,
     ScheduleEntry,
     Transaction,
@@ -35,7 +36,7 @@ from invoicer.money import (
 )
 from invoicer.store import Store, schedule_from_row
 from invoicer.tax import rate_to_store
-from invoicer.values import choice, iso_date, parse_date, parse_optional_date, parse_quantity, parse_text
+from invoicer.values import choice, iso_date, parse_date, parse_optional_date, parse_quantity, parse_ref, parse_text
 
 # The run dates to come that `schedule list` shows after the ones already due: all of them
 # when a schedule ends within ALL_SHOWN more (an end, explicit dates, an rrule's COUNT or
@@ -70,10 +71,16 @@ class NewLines:
     project, currency, tax_category, tax_rate, tax_exemption_reason), as `contract import`
     reads it."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, repeats: bool = False):
         self.store = store
+        # repeats: a row for a line that exists with the same values is unchanged (contract
+        # import, spec section 11), not refused (contract add-line).
+        self.repeats = repeats
+        self.unchanged = 0
         self.contracts: dict[str, dict] = {}
-        self.taken: set[tuple[str, str]] = set()
+        # (contract, name) -> (line id or None if not written yet, billing method, amount, cap,
+        # project, tax category, tax rate in hundredths, tax exemption reason)
+        self.taken: dict[tuple[str, str], tuple] = {}
         self.new_contracts: list[tuple] = []
         self.new_lines: list[tuple] = []
 
@@ -83,10 +90,13 @@ class NewLines:
         names = {(row[0].strip(), (row[1] or "").strip()) for row in rows if row[0] is not None}
         contracts = self.store.contracts_by_name({contract for contract, _ in names})
         known = [key for key in names if key[0] in contracts]
-        taken = set(self.store.lines_by_names(known)) if known else set()
+        taken = {key: (line.id, line.billing_method, _minor(line.amount, line.currency),
+                       _minor(line.not_to_exceed, line.currency), line.project, line.tax_category,
+                       rate_to_store(line.tax_rate), line.tax_exemption_reason)
+                 for key, line in (self.store.lines_by_names(known) if known else {}).items()}
         for contract, customer, code in self.new_contracts:
             contracts[contract] = {"customer": customer, "currency": code}
-        taken.update((contract, name) for contract, name, *_ in self.new_lines)
+        taken.update(((contract, name), (None, *values)) for contract, name, *values in self.new_lines)
         self.contracts, self.taken = contracts, taken
 
     def check(self, row: tuple) -> tuple[str, str]:
@@ -108,11 +118,15 @@ class NewLines:
                 raise InvoicerError(f"currency: contract {contract!r} is in {existing['currency']}, "
                                     f"not {code} (a contract has one currency)")
             code = existing["currency"]
-            if (contract, name) in self.taken:
+            if (contract, name) in self.taken and not self.repeats:
                 raise InvoicerError(f"name: contract {contract!r} already has a line named {name!r}")
         code = code or "USD"
         value = _optional_amount(amount, code, "amount")
         cap = _optional_amount(not_to_exceed, code, "not_to_exceed")
+        if existing and (contract, name) in self.taken:
+            line_tax = _new_line_tax(tax_category, tax_rate, tax_exemption_reason)
+            return self._unchanged(contract, name, code, (method, value, cap, project, line_tax.category,
+                                                          rate_to_store(line_tax.rate), line_tax.reason))
         if method == FIXED_PRICE and value is None:
             raise InputError("amount: a fixed-price line needs --amount, the contract line's value")
         if method == FIXED_PRICE and cap is not None:
@@ -121,10 +135,32 @@ class NewLines:
         if not existing:
             self.contracts[contract] = {"customer": customer, "currency": code}
             self.new_contracts.append((contract, customer, code))
-        self.taken.add((contract, name))
-        self.new_lines.append((contract, name, method, value, cap, project, line_tax.category,
-                               rate_to_store(line_tax.rate), line_tax.reason))
+        values = (method, value, cap, project, line_tax.category, rate_to_store(line_tax.rate), line_tax.reason)
+        self.taken[(contract, name)] = (None, *values)
+        self.new_lines.append((contract, name, *values))
         return contract, name
+
+    def _unchanged(self, contract: str, name: str, currency: str, values: tuple) -> tuple[str, str]:
+        """A row for a line that exists: unchanged if its every value is the line's (an empty
+        column is what a new line would take), else refused."""
+        line_id, *held = self.taken[(contract, name)]
+        if tuple(held) == values:
+            self.unchanged += 1
+            return contract, name
+        fields = ("billing_method", "amount", "not_to_exceed", "project", "tax_category", "tax_rate",
+                  "tax_exemption_reason")
+        field, there, here = next((f, a, b) for f, a, b in zip(fields, held, values) if a != b)
+        if field in ("amount", "not_to_exceed"):
+            there, here = format_minor(there, currency), format_minor(here, currency)
+        if field == "tax_rate":
+            there, here = (None if v is None else tax.format_rate(tax.rate_from_store(v)) for v in (there, here))
+        quoted = field in ("project", "tax_exemption_reason")
+        shown = tuple("none" if v is None else repr(v) if quoted else v for v in (there, here))
+        if line_id is None:
+            raise InvoicerError(f"{field}: line {contract} / {name} is given earlier in this file with {field} "
+                                f"{shown[0]}, not {shown[1]}")
+        raise InvoicerError(f"{field}: line {line_id} ({contract} / {name}) exists with {field} {shown[0]}, "
+                            f"not {shown[1]}; correct it with `invoicer contract set-line {line_id}`")
 
     def take(self) -> tuple[list[tuple], list[tuple]] | None:
         """The new contracts and lines of the rows checked since the last take(), for
@@ -207,6 +243,10 @@ def _contract_id(store: Store, line: Line) -> int:
 def _new_line_tax(category, rate, reason) -> tax.Tax:
     """A new line's own tax: none if it gives none (it takes the seller's)."""
     return tax.resolve(category, rate, reason)
+
+
+def _minor(amount: Decimal | None, currency: str) -> int | None:
+    return None if amount is None else to_minor(amount, currency)
 
 
 def _optional_amount(text, currency: str, field: str) -> int | None:
@@ -338,36 +378,78 @@ class NewDateSchedules:
         # The lines given a schedule by this file: those written since it began have ids
         # above `before`; those checked but not yet written are in `given` (a batch or two).
         self.before = store.last_schedule_id()
-        self.given: set[int] = set()
+        self.given: dict[int, DateSchedule] = {}
         self.new: list[tuple[int, DateSchedule, date | None]] = []
+        self.unchanged = 0  # rows identical to the line's schedule (spec section 11)
 
     def fetch(self, line_ids: Iterable[int]) -> None:
         """Read the lines' state; only once all that was taken is written."""
         self.state = self.store.date_schedule_state(line_ids)
-        self.given = {line_id for line_id, _, _ in self.new}
+        self.given = {line_id: schedule for line_id, schedule, _ in self.new}
 
     def check(self, line: Line, frequency=None, rrule=None, dates=None, start=None, end=None,
               **milestone_values) -> None:
-        """Check a row; a milestone's values (date, amount, percent, ready) are refused."""
+        """Check a row; a milestone's values (date, amount, percent, ready) are refused. A
+        row identical to the line's schedule (explicit dates compare as a set) is unchanged."""
         schedule = _date_schedule(line, frequency, rrule, dates, start, end)
         refuse_other_kind(DATE_BASED, **milestone_values)
         refuse_closed(line, "schedule")
-        existing, processed = self.state[line.id]
-        if line.id in self.given or (existing is not None and existing > self.before):
-            raise InvoicerError(f"line {line.id} has a date-based schedule earlier in this file; "
-                                "a line has one")
+        existing, processed, held = self.state[line.id]
+        earlier = self.given.get(line.id)
+        if earlier is not None or (existing is not None and existing > self.before):
+            if schedule == (earlier or held):
+                self.unchanged += 1
+                return
+            raise InvoicerError(f"line {line.id} has a date-based schedule earlier in this file, with other "
+                                "values; a line has one")
         if existing is not None:
-            raise InvoicerError(f"line {line.id} already has a date-based schedule (id {existing}); "
-                                "remove it first (`invoicer schedule remove`) or use `schedule add --replace`")
+            if schedule == held:
+                self.unchanged += 1
+                return
+            raise InvoicerError(f"line {line.id} already has a date-based schedule (id {existing}), with other "
+                                "values; remove it first (`invoicer schedule remove`) or use `schedule add --replace`")
         first = schedules.next_run_date(schedule, processed)
         refuse_long_past(first, self.earliest)
-        self.given.add(line.id)
+        self.given[line.id] = schedule
         self.new.append((line.id, schedule, first))
 
     def take(self) -> list[tuple[int, DateSchedule, date | None]]:
         """The schedules checked since the last take(), for Store.add_date_schedules."""
         taken, self.new = self.new, []
         return taken
+
+
+def same_milestone(store: Store, line: Line, name, when, amount, percent, ready, **date_based_values) -> bool:
+    """Whether a milestone row (schedule import) is one of the line's milestones: the same
+    name, date, and amount or percent (as the milestone was given); one marked ready since
+    still matches ready false. False if the line has no milestone of that name; a row for
+    one that differs otherwise is refused."""
+    if line.billing_method != FIXED_PRICE:
+        return False  # refused as the wrong kind by _add_schedule
+    refuse_other_kind(MILESTONE, **date_based_values)
+    name = parse_text(name, "milestone")
+    found = store.milestones_named(line, name)
+    if not found:
+        return False
+    when = parse_date(when, "date")
+    if (amount is None) == (percent is None):
+        raise InputError("amount: a milestone needs exactly one of --amount or --percent")
+    minor = None if amount is None else parse_minor(amount, line.currency, "amount")
+    share = None if percent is None else parse_percent(percent)
+    for milestone in found:
+        if milestone.date == when and (milestone.ready or not ready) and (
+                share == milestone.percent if share is not None
+                else milestone.percent is None and to_minor(milestone.amount, milestone.line.currency) == minor):
+            return True
+    milestone = found[0]
+    if len(found) == 1 and ready and not milestone.ready and milestone.date == when:
+        fix = f"mark it ready with `invoicer schedule ready {milestone.id}`"
+    else:
+        fix = f"remove it (`invoicer schedule remove {milestone.id}`) and add it anew"
+    raise InvoicerError(f"milestone: line {line.id} has a milestone {name!r} (id {milestone.id}) with other values "
+                        f"(date {milestone.date}, amount {format_minor(to_minor(milestone.amount, line.currency), line.currency)}"
+                        f"{'' if milestone.percent is None else f', {milestone.percent} %'}, "
+                        f"{'ready' if milestone.ready else 'not ready'}); to change it, {fix}")
 
 
 def _parse_dates(text) -> list[date]:
@@ -529,15 +611,58 @@ def _within(spans: tuple[list[str], list[str]], day: str) -> bool:
 # transactions ---------------------------------------------------------------------------
 
 def add_transaction(store: Store, line_id: int, when, amount, kind=None, quantity=None,
-                    description=None) -> Transaction:
+                    description=None, ref=None) -> Transaction:
+    return record_transaction(store, line_id, when, amount, kind, quantity, description, ref)[0]
+
+
+def record_transaction(store: Store, line_id: int, when, amount, kind=None, quantity=None,
+                       description=None, ref=None) -> tuple[Transaction, bool]:
+    """`transaction add`: (the transaction, whether it was added). A ref held by a
+    transaction with the same values gives that one, not added again."""
     with store.writing():
         line = store.line(line_id)
-        return store.transaction(store.add_transaction(transaction_row(line, when, amount, kind, quantity, description)))
+        row = transaction_row(line, when, amount, kind, quantity, description, ref)
+        if ref is not None:
+            holder = store.ref_holders([row[6]]).get(row[6])
+            if holder is not None:
+                if holder.deleted_at is not None:
+                    raise InvoicerError(f"ref: {row[6]!r} was transaction {holder.id}'s, deleted "
+                                        f"{holder.deleted_at}; the ref of a deleted transaction stays taken")
+                if differs := ref_differences(row, holder, line.currency):
+                    raise InvoicerError(f"ref: {row[6]!r} is transaction {holder.id}'s, {differs}")
+                return store.transaction(holder.id), False
+        return store.transaction(store.add_transaction(row)), True
 
 
-def transaction_row(line: Line, when, amount, kind=None, quantity=None, description=None) -> tuple:
+def ref_differences(row: tuple, holder: RefHolder, currency: str) -> str | None:
+    """None if a checked transaction row (transaction_row) has the values of the one that
+    holds its ref, else what differs, in words. The values compare as stored: the line by
+    id, the amount in minor units, the quantity by value (8 is 8.0)."""
+    line_id, when, amount, kind, quantity, description = row[:6]
+    if (line_id, when, amount, kind, quantity, description) == holder[1:7]:
+        return None
+    found = []
+    if line_id != holder.line_id:
+        found.append(f"line {holder.line_id} there, {line_id} here")
+    if when != holder.date:
+        found.append(f"date {holder.date} there, {when} here")
+    if amount != holder.amount:
+        found.append(f"amount {format_minor(holder.amount, currency)} there, {format_minor(amount, currency)} here")
+    if kind != holder.type:
+        found.append(f"type {holder.type} there, {kind} here")
+    if (quantity is None) != (holder.quantity is None) or \
+            (quantity is not None and Decimal(quantity) != Decimal(holder.quantity)):
+        found.append(f"quantity {holder.quantity or 'none'} there, {quantity or 'none'} here")
+    if description != holder.description:
+        found.append(f"description {holder.description!r} there, {description!r} here")
+    if not found:
+        return None
+    return "with other values: " + ", ".join(found) + " (a ref keeps the values it was first given)"
+
+
+def transaction_row(line: Line, when, amount, kind=None, quantity=None, description=None, ref=None) -> tuple:
     """One transaction's values, checked against its line, as the store inserts them:
-    (line_id, date, amount, type, quantity, description). Shared with the bulk import."""
+    (line_id, date, amount, type, quantity, description, ref). Shared with the bulk import."""
     if line.billing_method != TIME_AND_MATERIAL:
         raise InvoicerError(f"line_id: line {line.id} is fixed-price; transactions are billed on "
                             "time-and-material lines (fixed-price lines bill milestones)")
@@ -550,6 +675,7 @@ def transaction_row(line: Line, when, amount, kind=None, quantity=None, descript
         choice("time" if kind is None else kind, TRANSACTION_TYPES, "type"),
         None if quantity is None else str(quantity),
         None if description is None else parse_text(description, "description", required=False),
+        None if ref is None else parse_ref(ref),
     )
 
 

@@ -9,13 +9,16 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from array import array
+from bisect import bisect_right
 from datetime import date
 from itertools import chain, islice
 from operator import itemgetter
+from typing import NamedTuple
 
 from invoicer import book
 from invoicer.errors import InputError, InvoicerError
-from invoicer.model import Line
+from invoicer.model import Line, RefHolder
 from invoicer.store import Behind, NamedDateSchedules, Store
 from invoicer.values import parse_bool, parse_id, parse_text
 
@@ -24,22 +27,71 @@ CONTRACT_FIELDS = ("contract", "name", "customer", "billing_method", "amount", "
 LINE_FIELDS = ("line_id", "contract", "line")
 SCHEDULE_FIELDS = LINE_FIELDS + ("frequency", "rrule", "start", "end", "dates", "milestone", "date", "amount",
                                  "percent", "ready")
-TRANSACTION_FIELDS = LINE_FIELDS + ("date", "amount", "type", "quantity", "description")
+TRANSACTION_FIELDS = LINE_FIELDS + ("date", "amount", "type", "quantity", "description", "ref")
 BATCH = 5_000
 
 
-def open_source(path: str):
-    """(text lines, size in bytes or None) of a file, or of standard input for '-'."""
+class Imported(NamedTuple):
+    """What an import did: rows added, and rows the book already held (`unchanged`)."""
+
+    imported: int
+    unchanged: int = 0
+
+
+def open_source(path: str) -> "Source":
+    """The text lines of a file, or of standard input for '-', with their size in bytes
+    (None for standard input) and the SHA-256 of the bytes read."""
     if path == "-":
         if sys.stdin is None:
             raise InputError("file: standard input is closed; give a file, or pipe the rows in")
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="surrogateescape", newline=""), None
+        return Source(sys.stdin.buffer, None)
     try:
-        # A byte that is not UTF-8 is decoded as a lone surrogate, refused at its row (_decoded).
-        handle = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        return handle, os.fstat(handle.fileno()).st_size
+        binary = open(path, "rb", buffering=0)
+        return Source(binary, os.fstat(binary.fileno()).st_size)
     except OSError as error:
         raise InputError(f"file: cannot read {path}: {error.strerror}") from None
+
+
+class Source:
+    """What an import reads. `lines` are its text lines; `sha256()` is the digest of every
+    byte read (all of them, once the lines are read to their end): `transaction import`
+    remembers it, to know the same content when it comes again."""
+
+    def __init__(self, binary, size: int | None):
+        import hashlib  # here: a command that imports nothing does not pay for it
+
+        self.size = size
+        self._digest = hashlib.sha256()
+        # A byte that is not UTF-8 is decoded as a lone surrogate, refused at its row (_decoded).
+        self.lines = io.TextIOWrapper(io.BufferedReader(_Digested(binary, self._digest), 1 << 16),
+                                      encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+    def sha256(self) -> str:
+        for _ in self.lines:  # whatever the rows left unread counts too
+            pass
+        return self._digest.hexdigest()
+
+
+class _Digested(io.RawIOBase):
+    """A binary stream, its bytes added to a digest as they are read (a chunk at a time)."""
+
+    def __init__(self, raw, digest):
+        self.raw = raw
+        self.digest = digest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int | None:
+        count = self.raw.readinto(buffer)
+        if count:
+            self.digest.update(memoryview(buffer)[:count])
+        return count
+
+    def close(self) -> None:
+        if isinstance(self.raw, io.FileIO):  # the file it opened; standard input stays open
+            self.raw.close()
+        super().close()
 
 
 def rows(lines: Iterable[str], fields: tuple[str, ...]) -> Iterator[tuple[int, tuple]]:
@@ -159,9 +211,10 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not a number")
 
 
-def import_contracts(store: Store, lines: Iterable[str]) -> int:
+def import_contracts(store: Store, lines: Iterable[str]) -> Imported:
+    """Import contract lines; a row for a line that exists with the same values is unchanged."""
     with store.writing(), store.behind() as behind:
-        new = book.NewLines(store)
+        new = book.NewLines(store, repeats=True)
         count = 0
         for batch in _batches(rows(lines, CONTRACT_FIELDS)):
             behind.settle()
@@ -172,10 +225,11 @@ def import_contracts(store: Store, lines: Iterable[str]) -> int:
             count += sum(1 for _ in _numbered(batch, new.check))
         if written := new.take():
             behind.run(store.add_lines, *written)
-        return count
+        return Imported(count - new.unchanged, new.unchanged)
 
 
-def import_schedules(store: Store, lines: Iterable[str], allow_past: bool = False) -> int:
+def import_schedules(store: Store, lines: Iterable[str], allow_past: bool = False) -> Imported:
+    """Import schedules and milestones; a row identical to what the line has is unchanged."""
     with store.writing(), store.behind() as behind:
         by_rules = _ScheduleRules(store, behind, allow_past)
         waiting = None  # the batch the worker is inserting whole, by Store.add_named_date_schedules
@@ -204,7 +258,7 @@ def import_schedules(store: Store, lines: Iterable[str], allow_past: bool = Fals
             settle()  # a row that cannot be read: a bad row in the batch before it comes first
             raise
         by_rules.write()
-        return count
+        return Imported(count - by_rules.unchanged, by_rules.unchanged)
 
 
 _ABSENT = (None,) * 5
@@ -251,6 +305,12 @@ class _ScheduleRules:
         self.behind = behind
         self.line_of = _Lines(store, settle=behind.settle)
         self.new = book.NewDateSchedules(store, allow_past)
+        self.milestones_unchanged = 0
+
+    @property
+    def unchanged(self) -> int:
+        """Rows identical to a schedule or milestone the line has."""
+        return self.new.unchanged + self.milestones_unchanged
 
     def check(self, batch: list[tuple[int, tuple]]) -> None:
         self.behind.settle()
@@ -277,31 +337,118 @@ class _ScheduleRules:
         self.behind.settle()
         if checked := self.new.take():
             self.store.add_date_schedules(checked)
+        if milestone is not None and frequency is None and rrule is None and dates is None:
+            if book.same_milestone(self.store, line, milestone, when, amount, percent, ready, start=start, end=end):
+                self.milestones_unchanged += 1
+                return None
         book._add_schedule(self.store, line, milestone=milestone, milestone_date=when, amount=amount,
                            percent=percent, ready=ready, frequency=frequency, rrule=rrule, dates=dates,
                            start=start, end=end)
 
 
-def import_transactions(store: Store, lines: Iterable[str]) -> int:
+def import_transactions(store: Store, lines: Iterable[str], again: bool = False,
+                        content: Callable[[], str] | None = None) -> Imported:
+    """Import transaction rows. A row whose ref the book holds with the same values is
+    unchanged; `content`, the SHA-256 of what was read (Source.sha256), is remembered, and
+    content imported before is refused unless `again`, or every row has a ref."""
     with store.writing(), store.behind() as behind:
         line_of = _Lines(store, settle=behind.settle)
+        refs = _Refs(store)
 
-        def check(row: tuple) -> tuple:
-            return book.transaction_row(line_of(row), *row[3:])
+        def check(number: int, row: tuple) -> tuple | None:
+            checked = book.transaction_row(line_of(row), *row[3:])
+            return checked if checked[6] is None else refs.check(number, checked, line_of(row).currency)
 
-        count = 0
+        count = imported = 0
         checked: list[tuple] = []
         for batch in _batches(rows(lines, TRANSACTION_FIELDS)):
             behind.settle()
             line_of.fetch(batch)
+            refs.fetch(batch)
             # The batch before is inserted while this one is checked.
             if checked:
                 behind.run(store.add_transactions, checked)
-            checked = list(_numbered(batch, check))
+            checked = [row for row in _numbered(batch, check, numbered=True) if row is not None]
             count += len(batch)
+            imported += len(checked)
         if checked:
             behind.run(store.add_transactions, checked)
-        return count
+        if content is not None:
+            behind.settle()
+            _remember(store, content(), count, again or refs.count == count)
+        return Imported(imported, count - imported)
+
+
+def _remember(store: Store, sha256: str, count: int, repeat_allowed: bool) -> None:
+    """Record an import's content; refuse content imported before unless it may repeat."""
+    before = store.transaction_import(sha256)
+    if before is not None and not repeat_allowed:
+        when, rows_then = before
+        raise InvoicerError(
+            f"file: this content was imported before, at {when} ({rows_then} row(s)); importing it again "
+            "would add its transactions twice. Give --again if that is meant, or give each row a ref")
+    store.record_transaction_import(sha256, count)
+
+
+class _Refs:
+    """The refs of transaction rows, a batch at a time: the book's holders of a batch's refs
+    are read in one query before the batch is checked; the refs of the rows checked and not
+    yet written (this batch and the one before) are kept until they are. A row whose ref is
+    held with the same values is unchanged (None); with other values it is refused."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.before = store.last_transaction_id()  # this import's transactions have ids above it
+        self.holders: dict[str, RefHolder] = {}
+        self.pending: dict[str, tuple[int, tuple]] = {}  # ref -> (row number, row) of the batch before
+        self.current: dict[str, tuple[int, tuple]] = {}  # ... and of this batch
+        self.count = 0  # rows with a ref
+        # Where the rows with a ref that this import added are in the file, to name the
+        # first of two rows with one ref: the k-th such row (from 0) is row
+        # rows[i] + k - starts[i], i the last start at or below k. One entry for each gap
+        # between such rows, not one a row: memory stays flat on a file of consecutive rows.
+        self.added = 0
+        self.last_row = -1
+        self.starts, self.rows = array("q"), array("q")
+
+    def fetch(self, batch: list[tuple[int, tuple]]) -> None:
+        """Read who holds the batch's refs; the batch before is not written yet."""
+        self.pending, self.current = self.current, {}
+        wanted = [row[8] for _, row in batch if row[8] is not None]
+        self.holders = self.store.ref_holders(wanted) if wanted else {}
+
+    def check(self, number: int, row: tuple, currency: str) -> tuple | None:
+        ref = row[6]
+        self.count += 1
+        holder = self.holders.get(ref)
+        if holder is not None:
+            differs = book.ref_differences(row, holder, currency)
+            if differs is None:
+                return None
+            if holder.id > self.before:
+                raise InvoicerError(f"ref: {ref!r} is given in row {self._row_of(holder.id)} of this file "
+                                    f"{differs}")
+            deleted = f", deleted {holder.deleted_at}," if holder.deleted_at else ""
+            raise InvoicerError(f"ref: {ref!r} is transaction {holder.id}'s{deleted} {differs}")
+        earlier = self.current.get(ref) or self.pending.get(ref)
+        if earlier is not None:
+            differs = book.ref_differences(row, RefHolder(0, *earlier[1][:6], None), currency)
+            if differs is None:
+                return None
+            raise InvoicerError(f"ref: {ref!r} is given in row {earlier[0]} of this file {differs}")
+        self.current[ref] = (number, row)
+        if number != self.last_row + 1:
+            self.starts.append(self.added)
+            self.rows.append(number)
+        self.last_row = number
+        self.added += 1
+        return row
+
+    def _row_of(self, transaction_id: int) -> int:
+        """The row of the file that added a transaction with a ref, once written."""
+        k = self.store.refs_added_between(self.before, transaction_id)
+        i = bisect_right(self.starts, k) - 1
+        return self.rows[i] + k - self.starts[i]
 
 
 def _batches(numbered_rows: Iterable[tuple[int, tuple]]) -> Iterator[list[tuple[int, tuple]]]:
@@ -322,12 +469,17 @@ def _batches(numbered_rows: Iterable[tuple[int, tuple]]) -> Iterator[list[tuple[
             return
 
 
-def _numbered(numbered_rows: Iterable[tuple[int, tuple]], apply: Callable[[tuple], object]) -> Iterator:
-    """apply() to each row; an error names its row number, keeping its kind and exit code."""
+def _numbered(numbered_rows: Iterable[tuple[int, tuple]], apply: Callable, numbered: bool = False) -> Iterator:
+    """apply(row), or apply(number, row), to each row; an error names its row number,
+    keeping its kind and exit code."""
     number = 0
     try:
-        for number, row in numbered_rows:
-            yield apply(row)
+        if numbered:
+            for number, row in numbered_rows:
+                yield apply(number, row)
+        else:
+            for number, row in numbered_rows:
+                yield apply(row)
     except InvoicerError as error:
         if not str(error).startswith("row "):
             error.args = (f"row {number}: {error}",)

@@ -125,6 +125,21 @@ class Transaction(NamedTuple):
     invoice: str | None = None
     returned_from: str | None = None  # the credit note whose confirmation returned it
     credit_notes: tuple[str, ...] = ()  # credit notes not cancelled that credit it
+    ref: str | None = None  # its id in the system it came from; unique in the book
+
+
+class RefHolder(NamedTuple):
+    """The transaction that holds a ref, as stored; `deleted_at` is set once it was
+    deleted (its ref stays taken)."""
+
+    id: int
+    line_id: int
+    date: str
+    amount: int
+    type: str
+    quantity: str | None
+    description: str | None
+    deleted_at: str | None
 
 
 class InvoiceLine(NamedTuple):

@@ -152,7 +152,7 @@ def transaction_json(t: Transaction) -> dict:
         "currency": t.line.currency, "type": t.type,
         "quantity": None if t.quantity is None else str(t.quantity), "description": t.description,
         "invoice": t.invoice, "billed": t.invoice is not None, "returned_from": t.returned_from,
-        "credit_notes": list(t.credit_notes),
+        "credit_notes": list(t.credit_notes), "ref": t.ref,
     }
 
 
@@ -336,10 +336,11 @@ def show_lines(lines: list[Line]) -> None:
 
 
 def show_transactions(items: list[Transaction]) -> None:
-    table(None, ["id", "line", "contract", "date", "type", "quantity", "amount", "currency", "invoice", "description"],
+    table(None, ["id", "line", "contract", "date", "type", "quantity", "amount", "currency", "invoice", "description",
+                 "ref"],
           [[t.id, t.line.id, t.line.contract, t.date, t.type, t.quantity, format_amount(t.amount, t.line.currency),
             t.line.currency, (t.invoice or "unbilled") + (f" (returned by {t.returned_from})" if t.returned_from else "")
-            + (f", credited on {', '.join(t.credit_notes)}" if t.credit_notes else ""), t.description] for t in items],
+            + (f", credited on {', '.join(t.credit_notes)}" if t.credit_notes else ""), t.description, t.ref] for t in items],
           money=["amount"], wrap=["contract", "description"])
 
 

@@ -30,6 +30,7 @@ from invoicer.model import (
     Job,
     Line,
     Milestone,
+    RefHolder,
     Run,
     Seller,
     Skip,
@@ -310,9 +311,39 @@ def _m005_hand_over(db: Database) -> None:
            ) STRICT""")
 
 
+def _m006_transaction_refs(db: Database) -> None:
+    """Repeatable imports (spec section 11): a transaction's ref, unique in the book; the
+    refs of deleted transactions, with the values they had (a ref stays taken); and the
+    SHA-256 of what each transaction import read."""
+    for statement in (
+        "ALTER TABLE transactions ADD COLUMN ref TEXT",
+        # Partial: rows without a ref cost the import nothing here.
+        "CREATE UNIQUE INDEX transactions_by_ref ON transactions(ref) WHERE ref IS NOT NULL",
+        """CREATE TABLE deleted_refs (
+            ref TEXT PRIMARY KEY,
+            transaction_id INTEGER NOT NULL,
+            line_id INTEGER NOT NULL REFERENCES contract_lines(id),
+            date TEXT NOT NULL,
+            amount INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            quantity TEXT,
+            description TEXT,
+            deleted_at TEXT NOT NULL
+        ) STRICT""",
+        """CREATE TABLE transaction_imports (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            sha256 TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            imported_at TEXT NOT NULL
+        ) STRICT""",
+        "CREATE INDEX transaction_imports_by_sha256 ON transaction_imports(sha256)",
+    ):
+        db.execute(statement)
+
+
 # Numbered migrations, applied in order; each one's number is recorded in `migrations`
 # and in PRAGMA user_version. Append, never edit.
-MIGRATIONS = [_m001_initial, _m002_parties_and_tax, _m003_skip_spans, _m004_corrections, _m005_hand_over]
+MIGRATIONS = [_m001_initial, _m002_parties_and_tax, _m003_skip_spans, _m004_corrections, _m005_hand_over, _m006_transaction_refs]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -736,15 +767,17 @@ class Store:
         """The highest schedule id so far: those a command adds are above it (AUTOINCREMENT)."""
         return self.conn.execute("SELECT coalesce(max(id), 0) FROM schedules").fetchone()[0]
 
-    def date_schedule_state(self, line_ids: Iterable[int]) -> dict[int, tuple[int | None, date | None]]:
+    def date_schedule_state(self, line_ids: Iterable[int]) -> dict[int, tuple[int | None, date | None,
+                                                                               DateSchedule | None]]:
         """For many lines in one query: (the id of its date-based schedule or None, the
-        latest run date processed for it or None)."""
-        rows = self.conn.execute(
-            """SELECT l.id, s.id, l.processed_through
+        latest run date processed for it or None, that schedule or None)."""
+        rows = self._rows(
+            """SELECT l.id AS line_id, s.id, l.processed_through, s.frequency, s.rrule, s.dates, s.start, s."end"
                  FROM json_each(?) k CROSS JOIN contract_lines l
                  LEFT JOIN schedules s ON s.line_id = l.id AND s.kind = 'dates'
                 WHERE l.id = k.value""", [json.dumps(list(line_ids))])
-        return {line_id: (schedule_id, _date(processed)) for line_id, schedule_id, processed in rows}
+        return {row["line_id"]: (row["id"], _date(row["processed_through"]),
+                                 None if row["id"] is None else schedule_from_row(row)) for row in rows}
 
     def add_milestone(self, line_id: int, name: str, when: date, amount: int,
                       percent: Decimal | None, ready: bool) -> int:
@@ -790,6 +823,10 @@ class Store:
         rows = self._rows(self._MILESTONE + " AND m.line_id = ? ORDER BY m.date, m.id", [line.id])
         return [_milestone(row, line) for row in rows]
 
+    def milestones_named(self, line: Line, name: str) -> list[Milestone]:
+        rows = self._rows(self._MILESTONE + " AND m.line_id = ? AND m.name = ? ORDER BY m.id", [line.id, name])
+        return [_milestone(row, line) for row in rows]
+
     def milestone(self, milestone_id: int) -> Milestone:
         row = self._one(self._MILESTONE + " AND m.id = ?", [milestone_id])
         if row is None:
@@ -828,9 +865,9 @@ class Store:
     _TRANSACTION_COLUMNS = "line_id, date, amount, type, quantity, description"
 
     def add_transaction(self, row: tuple) -> int:
-        """Insert one (line_id, date, amount, type, quantity, description) row."""
-        return self.conn.execute(f"INSERT INTO transactions ({self._TRANSACTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                                 row).lastrowid
+        """Insert one (line_id, date, amount, type, quantity, description, ref) row."""
+        return self.conn.execute(
+            f"INSERT INTO transactions ({self._TRANSACTION_COLUMNS}, ref) VALUES (?, ?, ?, ?, ?, ?, ?)", row).lastrowid
 
     def update_transaction(self, transaction_id: int, row: tuple) -> None:
         """Set an unbilled transaction's (line_id, date, amount, type, quantity, description)."""
@@ -840,8 +877,42 @@ class Store:
             [*row[1:6], transaction_id, row[0]])
 
     def add_transactions(self, rows: list[tuple]) -> None:
-        """Insert many (line_id, date, amount, type, quantity, description) rows, in order."""
-        self.conn.execute(_insert_each("transactions", self._TRANSACTION_COLUMNS), [json.dumps(rows)])
+        """Insert many (line_id, date, amount, type, quantity, description, ref) rows, in
+        order (a row without its ref has none)."""
+        self.conn.execute(_insert_each("transactions", self._TRANSACTION_COLUMNS + ", ref"), [json.dumps(rows)])
+
+    def ref_holders(self, refs: list[str]) -> dict[str, RefHolder]:
+        """The transactions, live or deleted, that hold these refs, in one query: imports
+        look up a batch's refs at once, as they look up its lines."""
+        found = json.dumps(refs)
+        rows = self.conn.execute(
+            """SELECT t.ref, t.id, t.line_id, t.date, t.amount, t.type, t.quantity, t.description, NULL
+                 FROM json_each(:refs) k CROSS JOIN transactions t WHERE t.ref = k.value
+               UNION ALL
+               SELECT d.ref, d.transaction_id, d.line_id, d.date, d.amount, d.type, d.quantity, d.description,
+                      d.deleted_at
+                 FROM json_each(:refs) k CROSS JOIN deleted_refs d WHERE d.ref = k.value""", {"refs": found})
+        return {row[0]: RefHolder(*row[1:]) for row in rows}
+
+    def last_transaction_id(self) -> int:
+        """The highest transaction id so far: those a command adds are above it (AUTOINCREMENT)."""
+        return self.conn.execute("SELECT coalesce(max(id), 0) FROM transactions").fetchone()[0]
+
+    def refs_added_between(self, after: int, before: int) -> int:
+        """How many transactions with a ref have an id above `after` and below `before`."""
+        return self.conn.execute("SELECT count(*) FROM transactions WHERE id > ? AND id < ? AND ref IS NOT NULL",
+                                 [after, before]).fetchone()[0]
+
+    def transaction_import(self, sha256: str) -> tuple[str, int] | None:
+        """(when, how many rows) of the latest transaction import that read this content."""
+        row = self.conn.execute(
+            "SELECT imported_at, rows FROM transaction_imports WHERE sha256 = ? ORDER BY id DESC LIMIT 1",
+            [sha256]).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def record_transaction_import(self, sha256: str, rows: int) -> None:
+        self.conn.execute("INSERT INTO transaction_imports (sha256, rows, imported_at) VALUES (?, ?, ?)",
+                          [sha256, rows, clock.stamp()])
 
     _TRANSACTION = """
         SELECT t.*, i.number AS invoice, rf.number AS returned_from,
@@ -874,6 +945,12 @@ class Store:
             yield _transaction(row, line)
 
     def delete_transaction(self, transaction_id: int) -> None:
+        # Its ref stays taken, with the values it had: a feed that sends it again finds it.
+        self.conn.execute(
+            """INSERT INTO deleted_refs (ref, transaction_id, line_id, date, amount, type, quantity, description,
+                                         deleted_at)
+               SELECT ref, id, line_id, date, amount, type, quantity, description, ? FROM transactions
+                WHERE id = ? AND ref IS NOT NULL""", [clock.stamp(), transaction_id])
         self.db.execute("DELETE FROM transactions WHERE id = ?", [transaction_id])
 
     # invoices -------------------------------------------------------------------------
@@ -1733,7 +1810,7 @@ def _transaction(row: dict, line: Line) -> Transaction:
         amount=from_minor(row["amount"], line.currency), type=row["type"],
         quantity=None if row["quantity"] is None else Decimal(row["quantity"]),
         description=row["description"], invoice=row["invoice"], returned_from=row.get("returned_from"),
-        credit_notes=_numbers(row.get("credit_notes")),
+        credit_notes=_numbers(row.get("credit_notes")), ref=row.get("ref"),
     )
 
 

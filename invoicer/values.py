@@ -74,6 +74,28 @@ def parse_text(text, field: str, required: bool = True) -> str | None:
     return value
 
 
+MAX_REF = 200
+# Unicode category Cc, and lone surrogates (not valid Unicode: no UTF-8 for SQLite to store).
+_NOT_IN_REF = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def parse_ref(text, field: str = "ref") -> str:
+    """A transaction's id in the system it comes from, compared exactly: never stripped, so
+    white space at either end is refused rather than dropped."""
+    ref = text if isinstance(text, str) else str(text)
+    if not ref:
+        raise InputError(f"{field}: must not be empty (1 to {MAX_REF} characters)")
+    if len(ref) > MAX_REF:
+        raise InputError(f"{field}: longer than {MAX_REF} characters")
+    if not ref.isprintable() and (found := _NOT_IN_REF.search(ref)):  # isprintable: the common case, in C
+        if "\ud800" <= found.group() <= "\udfff":
+            raise InputError(f"{field}: not valid Unicode text (a lone surrogate)")
+        raise InputError(f"{field}: must not contain control characters (U+{ord(found.group()):04X})")
+    if ref[0].isspace() or ref[-1].isspace():
+        raise InputError(f"{field}: {ref!r} has white space at an end; a ref is compared exactly")
+    return ref
+
+
 def parse_quantity(text, field: str = "quantity") -> Decimal | None:
     if text is None:
         return None

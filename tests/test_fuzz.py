@@ -649,7 +649,7 @@ def import_outcome(book, runner, kind, fmt, rows):
         # The error names the row to blame (1 = the CSV header / the first JSON object).
         assert re.search(r"\brow \d+", error["message"]), error["message"]
         return None, error
-    assert done == {"imported": len(counted)}, (done, len(counted))
+    assert done == {"imported": len(counted), "unchanged": 0}, (done, len(counted))
     return counted, None
 
 
@@ -927,12 +927,12 @@ def test_sql_fragments_in_every_text_field_are_stored_verbatim_and_never_run(inv
     path = Path(inv.db).parent / "t.jsonl"
     path.write_text(file_text("jsonl", [], [{"contract": fragment, "line": fragment + "2", "date": "2026-09-29",
                                              "amount": "5", "description": fragment}]), encoding="utf-8")
-    assert inv.ok("transaction", "import", str(path)) == {"imported": 1}
+    assert inv.ok("transaction", "import", str(path)) == {"imported": 1, "unchanged": 0}
     path = Path(inv.db).parent / "c.csv"
     path.write_text(file_text("csv", ["contract", "name", "customer", "billing_method", "project"],
                               [{"contract": fragment + "4", "name": fragment, "customer": fragment,
                                 "billing_method": "time-and-material", "project": fragment}]), encoding="utf-8")
-    assert inv.ok("contract", "import", str(path)) == {"imported": 1}
+    assert inv.ok("contract", "import", str(path)) == {"imported": 1, "unchanged": 0}
 
     run = inv.ok("run-once", "--date", "2026-10-01")
     (invoice,) = run["invoices"]

@@ -86,16 +86,37 @@ def as_row(ids, reference, values):
 
 def one_by_one(store, ids, rows):
     """The rows given to the rules of `schedule add` one after the other; the number of the
-    first that fails (its file row: JSON Lines count from 1) and the kind of its error, or None."""
+    first that fails (its file row: JSON Lines count from 1) and the kind of its error, or None.
+    A row identical to one that succeeded before (spec section 11) changes nothing: a
+    date-based row of the same values for its line, or a milestone row of the same name,
+    date and amount (ready, or not asked to be); one of the same name that differs otherwise
+    is refused."""
+    given_dates: dict[int, tuple] = {}
+    given_milestones: dict[tuple[int, str], list[tuple]] = {}
     for number, row in enumerate(rows, start=1):
         try:
             if "line_id" in row:
                 line_id = row["line_id"]
             else:
                 line_id = store.line_by_name(row["contract"].strip(), row["line"].strip()).id
+            ready = parse_bool(row.get("ready"), "ready")
             options = {k: row.get(k) for k in ("frequency", "rrule", "dates", "start", "end", "milestone", "amount")}
-            book.add_schedule(store, line_id, milestone_date=row.get("date"),
-                              ready=parse_bool(row.get("ready"), "ready"), **options)
+            dates_key = tuple(row.get(k) for k in ("frequency", "rrule", "dates", "start", "end"))
+            milestone_key = (line_id, row.get("milestone"))
+            other_kind = any(row.get(k) is not None for k in ("date", "amount")) or ready
+            if row.get("milestone") is None and given_dates.get(line_id) == dates_key and not other_kind:
+                continue
+            if milestone_key in given_milestones and not any(row.get(k) for k in ("frequency", "rrule", "dates",
+                                                                                   "start", "end")):
+                if any(when == row.get("date") and amount == row.get("amount") and (was_ready or not ready)
+                       for when, amount, was_ready in given_milestones[milestone_key]):
+                    continue
+                return number, InvoicerError
+            book.add_schedule(store, line_id, milestone_date=row.get("date"), ready=ready, **options)
+            if row.get("milestone") is None:
+                given_dates[line_id] = dates_key
+            else:
+                given_milestones.setdefault(milestone_key, []).append((row.get("date"), row.get("amount"), ready))
         except InvoicerError as error:
             return number, type(error)
     return None

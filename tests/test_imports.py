@@ -119,35 +119,35 @@ def test_contract_import_reads_csv_with_header_or_json_lines_from_a_file_or_stdi
         text = as_csv(CONTRACT_COLUMNS, CONTRACT_ROWS)
     else:
         text = as_jsonl(CONTRACT_ROWS)  # absent keys are "do not apply"
-    assert imports_ok(inv, "contract", text, via) == {"imported": 3}
+    assert imports_ok(inv, "contract", text, via) == {"imported": 3, "unchanged": 0}
     assert line_facts(inv) == EXPECTED_LINES
 
 
 def test_contract_import_json_prints_only_the_imported_count(inv):
     result = run_import(inv, "contract", as_csv(CONTRACT_COLUMNS, CONTRACT_ROWS), "file", "--json")
-    assert result.exit_code == 0 and json.loads(result.stdout) == {"imported": 3}
+    assert result.exit_code == 0 and json.loads(result.stdout) == {"imported": 3, "unchanged": 0}
 
 
 def test_contract_import_csv_columns_may_come_in_any_order_and_absent_ones_do_not_apply(inv):
     text = "customer,billing_method,name,contract\nFabrikam,time-and-material,Design,C-100\n"
-    assert imports_ok(inv, "contract", text) == {"imported": 1}
+    assert imports_ok(inv, "contract", text) == {"imported": 1, "unchanged": 0}
     assert line_facts(inv) == {("C-100", "Design"): ("Fabrikam", TM, None, None, "USD", None)}
 
 
 def test_contract_import_csv_with_a_byte_order_mark_from_a_spreadsheet(inv):
     text = "\ufeff" + as_csv(CONTRACT_COLUMNS, CONTRACT_ROWS)
-    assert imports_ok(inv, "contract", text) == {"imported": 3}
+    assert imports_ok(inv, "contract", text) == {"imported": 3, "unchanged": 0}
 
 
 @pytest.mark.parametrize("kind", ["contract", "schedule", "transaction"])
 @pytest.mark.parametrize("via", ["file", "stdin"])
 def test_an_empty_file_imports_nothing(inv, kind, via):
-    assert imports_ok(inv, kind, "", via) == {"imported": 0}
+    assert imports_ok(inv, kind, "", via) == {"imported": 0, "unchanged": 0}
     assert inv.ok("contract", "list")["lines"] == []
 
 
 def test_a_csv_with_only_its_header_imports_nothing(inv):
-    assert imports_ok(inv, "contract", ",".join(CONTRACT_COLUMNS) + "\n") == {"imported": 0}
+    assert imports_ok(inv, "contract", ",".join(CONTRACT_COLUMNS) + "\n") == {"imported": 0, "unchanged": 0}
     assert inv.ok("contract", "list")["lines"] == []
 
 
@@ -180,7 +180,7 @@ def test_contract_import_applies_the_line_rules_amount_cap_and_unique_name(inv):
     refused_import(inv, "contract", as_csv(CONTRACT_COLUMNS, [
         good, dict(base, name="Build", billing_method=FP, amount="100", not_to_exceed="50")]),
         row=3, field=("not_to_exceed", "not-to-exceed"))
-    refused_import(inv, "contract", as_csv(CONTRACT_COLUMNS, [good, good]), row=3, field="name")
+    refused_import(inv, "contract", as_csv(CONTRACT_COLUMNS, [good, dict(good, project="P")]), row=3, field="project")
     refused_import(inv, "contract", as_csv(CONTRACT_COLUMNS, [good, dict(base, name="X", billing_method="hourly")]),
                    row=3, field="billing_method")
     refused_import(inv, "contract", as_csv(CONTRACT_COLUMNS, [good, dict(base, name="X", billing_method=FP,
@@ -200,7 +200,7 @@ def test_contract_import_one_bad_row_at_the_end_of_1000_rejects_the_whole_file(i
 def test_contract_import_sql_fragments_and_unicode_are_stored_verbatim(inv):
     row = {"contract": "C'); DROP TABLE contracts; --", "name": "Désign — 设计 🚀 \"x\"",
            "customer": "Zoë, Søn & Co", "billing_method": TM, "project": "1' OR '1'='1"}
-    assert imports_ok(inv, "contract", as_csv(CONTRACT_COLUMNS, [row])) == {"imported": 1}
+    assert imports_ok(inv, "contract", as_csv(CONTRACT_COLUMNS, [row])) == {"imported": 1, "unchanged": 0}
     (line,) = inv.ok("contract", "list")["lines"]
     assert (line["contract"], line["name"], line["customer"], line.get("project")) == (
         row["contract"], row["name"], row["customer"], row["project"])
@@ -287,7 +287,7 @@ def test_schedule_import_csv_frequency_rrule_dates_and_milestones(book, via):
         {"contract": "C-100", "line": "Licence", "milestone": "Go-live", "date": "2024-05-01", "amount": "700.5",
          "ready": "no"},
     ]
-    assert imports_ok(inv, "schedule", as_csv(SCHEDULE_COLUMNS, rows), via) == {"imported": 5}
+    assert imports_ok(inv, "schedule", as_csv(SCHEDULE_COLUMNS, rows), via) == {"imported": 5, "unchanged": 0}
     # Monthly on the 31st falls on the last day of shorter months.
     assert run_dates(inv, ids["monthly"]) == ["2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30"]
     assert run_dates(inv, ids["rule"]) == ["2024-01-07", "2024-01-31", "2024-02-07", "2024-02-29"]
@@ -304,7 +304,7 @@ def test_schedule_import_json_lines_with_numbers_and_booleans(book):
         {"line_id": ids["fixed"], "milestone": "Design", "date": "2024-03-01", "percent": 12.5, "ready": False},
     ])
     # json.dumps writes 100.1 for the float; the literal text is what counts.
-    assert imports_ok(inv, "schedule", text.replace("100.1,", "100.10,")) == {"imported": 3}
+    assert imports_ok(inv, "schedule", text.replace("100.1,", "100.10,")) == {"imported": 3, "unchanged": 0}
     assert run_dates(inv, ids["monthly"]) == ["2024-01-15", "2024-04-15", "2024-07-15", "2024-10-15"]
     got = [(m["name"], m["amount"], m["ready"]) for m in milestones(inv, ids["fixed"])]
     assert got == [("Kick-off", "100.10", True), ("Design", "125.00", False)]
@@ -315,7 +315,7 @@ def test_schedule_import_json_lines_with_numbers_and_booleans(book):
 def test_schedule_import_ready_is_true_false_1_0_yes_no(book, text, ready):
     inv, ids = book
     csv_text = f"line_id,milestone,date,amount,ready\n{ids['fixed']},Kick-off,2024-02-01,100,{text}\n"
-    assert imports_ok(inv, "schedule", csv_text) == {"imported": 1}
+    assert imports_ok(inv, "schedule", csv_text) == {"imported": 1, "unchanged": 0}
     assert [m["ready"] for m in milestones(inv, ids["fixed"])] == [ready]
 
 
@@ -384,7 +384,7 @@ def test_schedule_import_a_value_of_the_other_kind_of_schedule_is_refused_not_dr
 def test_schedule_import_ready_false_on_a_date_based_row_is_what_leaving_it_out_is(book):
     inv, ids = book
     row = {"contract": "C-100", "line": "Monthly", "frequency": "monthly", "start": "2026-12-01", "ready": "false"}
-    assert imports_ok(inv, "schedule", as_csv(SCHEDULE_COLUMNS, [row])) == {"imported": 1}
+    assert imports_ok(inv, "schedule", as_csv(SCHEDULE_COLUMNS, [row])) == {"imported": 1, "unchanged": 0}
 
 
 @pytest.mark.parametrize("column,value", [("start", "2024-02-30"), ("end", "20241231"), ("dates", "2024-03-05;2024-13-01"),
@@ -428,7 +428,7 @@ def test_transaction_import_csv_names_lines_by_id_or_by_contract_and_name(inv, v
         {"contract": "C-100", "line": "Design", "date": "2026-11-05", "amount": "12.5", "type": "expense",
          "description": "Taxi; \"airport\", 'late' — 出張"},
     ]
-    assert imports_ok(inv, "transaction", as_csv(TRANSACTION_COLUMNS, rows), via) == {"imported": 3}
+    assert imports_ok(inv, "transaction", as_csv(TRANSACTION_COLUMNS, rows), via) == {"imported": 3, "unchanged": 0}
     got = [(t["line_id"], t["date"], t["amount"], t["type"], t["description"]) for t in transactions(inv)]
     assert got == [(design, "2026-11-03", "1200.00", "time", "Workshop"),
                    (support, "2026-11-04", "49.90", "fee", None),
@@ -447,7 +447,7 @@ def test_transaction_import_json_number_amounts_are_read_from_their_literal_text
             f'{{"line_id": {line}, "date": "2026-11-05", "amount": 1234.500}}\n'
             f'{{"line_id": {line}, "date": "2026-11-06", "amount": 9999999999999.99}}\n'
             f'{{"line_id": {kwd}, "date": "2026-11-07", "amount": 1.001}}\n')
-    assert imports_ok(inv, "transaction", text, via) == {"imported": 7}
+    assert imports_ok(inv, "transaction", text, via) == {"imported": 7, "unchanged": 0}
     assert [t["amount"] for t in transactions(inv)] == [
         "10.10", "0.10", "0.20", "1500.00", "1234.50", "9999999999999.99", "1.001"]
 
@@ -542,7 +542,7 @@ def test_transaction_import_in_batches_gives_each_row_its_line_in_file_order(inv
         {"line_id": f" {build} ", "date": "2026-11-06", "amount": "6"},
         {"contract": "C-100", "line": "Design", "date": "2026-11-07", "amount": "7"},
     ]
-    assert imports_ok(inv, "transaction", as_csv(TRANSACTION_COLUMNS, rows)) == {"imported": 7}
+    assert imports_ok(inv, "transaction", as_csv(TRANSACTION_COLUMNS, rows)) == {"imported": 7, "unchanged": 0}
     got = sorted((t["id"], t["line_id"], t["amount"]) for t in transactions(inv))
     assert [(line, amount) for _, line, amount in got] == [
         (design, "1.00"), (build, "2.00"), (support, "3.00"), (support, "4.00"), (design, "5.00"),
@@ -597,7 +597,7 @@ def test_contract_import_in_batches_a_contract_is_made_once_and_its_lines_follow
     rows = [{"contract": c, "name": n, "customer": cu, "billing_method": TM}
             for c, n, cu in [("C-2", "A", "Northwind"), ("C-1", "B", "Fabrikam"), ("C-2", "B", "Northwind"),
                              ("C-3", "A", "Contoso"), ("C-2", "C", "Northwind"), ("C-1", "C", "Fabrikam")]]
-    assert imports_ok(inv, "contract", as_csv(CONTRACT_COLUMNS, rows)) == {"imported": 6}
+    assert imports_ok(inv, "contract", as_csv(CONTRACT_COLUMNS, rows)) == {"imported": 6, "unchanged": 0}
     lines = inv.ok("contract", "list")["lines"]
     assert [(line["contract"], line["name"]) for line in sorted(lines, key=lambda line: line["id"])] == [
         ("C-1", "Existing"), ("C-2", "A"), ("C-1", "B"), ("C-2", "B"), ("C-3", "A"), ("C-2", "C"), ("C-1", "C")]
@@ -605,10 +605,11 @@ def test_contract_import_in_batches_a_contract_is_made_once_and_its_lines_follow
 
 @pytest.mark.parametrize("batch", [1, 2, 3, 5000])
 @pytest.mark.parametrize("bad,field", [
-    ({"contract": "C-2", "name": "A", "customer": "Northwind"}, "already has a line named 'A'"),
+    ({"contract": "C-2", "name": "A", "customer": "Northwind", "project": "P"}, ("earlier in this file with project",
+                                                                               "exists with project none, not 'P'")),
     ({"contract": "C-2", "name": "Z", "customer": "Contoso"}, "customer"),
     ({"contract": "C-2", "name": "Z", "customer": "Northwind", "currency": "EUR"}, "currency"),
-    ({"contract": "C-1", "name": "Existing", "customer": "Fabrikam"}, "already has a line named 'Existing'"),
+    ({"contract": "C-1", "name": "Existing", "customer": "Fabrikam", "not_to_exceed": "10"}, "contract set-line 1"),
 ])
 def test_contract_import_in_batches_checks_each_row_against_the_rows_before_it(inv, monkeypatch, batch, bad, field):
     monkeypatch.setattr(imports, "BATCH", batch)
@@ -630,7 +631,7 @@ def test_schedule_import_in_batches_one_date_schedule_a_line_and_ids_follow_the_
         {"line_id": ids["fixed"], "milestone": "Go-live", "date": "2027-01-15", "percent": "50"},
         {"contract": "C-200", "line": "Dates", "dates": "2026-12-10,2027-01-10"},
     ]
-    assert imports_ok(inv, "schedule", as_csv(SCHEDULE_COLUMNS, rows)) == {"imported": 5}
+    assert imports_ok(inv, "schedule", as_csv(SCHEDULE_COLUMNS, rows)) == {"imported": 5, "unchanged": 0}
     listing = inv.ok("schedule", "list")["schedules"]
     made = sorted((s["id"], s["line_id"]) for s in listing)
     assert [line for _, line in made] == [ids["monthly"], ids["fixed"], ids["rule"], ids["fixed"], ids["dates"]]
@@ -684,7 +685,7 @@ def test_schedule_import_by_names_lines_and_ids_follow_the_file_across_both_ways
         named("C-100", "Licence", milestone="Kick-off", date="2026-12-15", amount="100"),
         named("C-100", "Rule", rrule="FREQ=WEEKLY;BYDAY=MO", start="2026-12-01", end="2027-02-01"),
     ]
-    assert imports_ok(inv, "schedule", as_jsonl(rows)) == {"imported": 4}
+    assert imports_ok(inv, "schedule", as_jsonl(rows)) == {"imported": 4, "unchanged": 0}
     listing = inv.ok("schedule", "list")["schedules"]
     made = sorted((s["id"], s["line_id"]) for s in listing)
     assert [line for _, line in made] == [ids["dates"], ids["monthly"], ids["fixed"], ids["rule"]]

@@ -1,23 +1,26 @@
-"""The bulk imports' shared command body: a progress bar on a terminal, a count at the end."""
+"""The bulk imports' shared command body: a progress bar on a terminal, the counts at the end."""
 
 import sys
 
 from invoicer import imports, render
 
 
-def imported(store, path: str, run, json_output: bool) -> None:
-    lines, size = imports.open_source(path)
-    if size and sys.stderr.isatty() and not json_output:
+def imported(store, path: str, run, json_output: bool, **options) -> None:
+    source = imports.open_source(path)
+    if run is imports.import_transactions:
+        options["content"] = source.sha256  # it remembers what it read
+    lines = source.lines
+    if source.size and sys.stderr.isatty() and not json_output:
         from rich.progress import Progress
 
         with Progress(transient=True) as bar:
-            count = run(store, _lines(bar, lines, size))
+            counts = run(store, _lines(bar, lines, source.size), **options)
     else:
-        count = run(store, lines)
+        counts = run(store, lines, **options)
     if json_output:
-        render.emit({"imported": count})
+        render.emit({"imported": counts.imported, "unchanged": counts.unchanged})
     else:
-        render.say(f"imported {count} row(s)")
+        render.say(f"imported {counts.imported} row(s), {counts.unchanged} unchanged (already in the book)")
 
 
 def _lines(bar, lines, size):

@@ -21,18 +21,23 @@ def add(
     type_: Annotated[str, typer.Option("--type", help="time|expense|material|fee")] = "time",
     quantity: Annotated[str | None, typer.Option("--quantity")] = None,
     description: Annotated[str | None, typer.Option("--description")] = None,
+    ref: Annotated[str | None, typer.Option("--ref", help="Its id in the system it comes from; unique in the book.")] = None,
     json_output: Json = False,
 ) -> None:
-    """Record an unbilled transaction, ready to invoice.
+    """Record an unbilled transaction, ready to invoice. With --ref, a transaction that
+    holds the ref with the same values is printed, not added again.
 
-    Example: invoicer transaction add 1 --date 2026-11-03 --amount 1200 --type time --quantity 8
+    Example: invoicer transaction add 1 --date 2026-11-03 --amount 1200 --type time --quantity 8 --ref TS-1042
     """
-    t = book.add_transaction(store(ctx), parse_id(line_id, "line_id"), date, amount, type_, quantity, description)
+    t, added = book.record_transaction(store(ctx), parse_id(line_id, "line_id"), date, amount, type_, quantity,
+                                       description, ref)
     if json_output:
         render.emit(render.transaction_json(t))
-    else:
+    elif added:
         render.say(f"added transaction {t.id} on line {t.line.id}: {t.date} "
                    f"{render.format_amount(t.amount, t.line.currency)} {t.line.currency}")
+    else:
+        render.say(f"transaction {t.id} holds ref {t.ref!r} with these values: nothing added")
 
 
 @app.command("set")
@@ -90,9 +95,17 @@ def delete(ctx: typer.Context, transaction_id: Annotated[str, typer.Argument(met
 
 
 @app.command("import")
-def import_(ctx: typer.Context, file: Annotated[str, typer.Argument(metavar="FILE")], json_output: Json = False) -> None:
-    """Import transactions: line_id|contract,line, date,amount,type,quantity,description.
+def import_(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE")],
+    again: Annotated[bool, typer.Option("--again", help="Import content imported before once more.")] = False,
+    json_output: Json = False,
+) -> None:
+    """Import transactions: line_id|contract,line, date,amount,type,quantity,description,ref.
+
+    A row whose ref the book holds with the same values is unchanged. Content imported
+    before is refused unless --again, or every row has a ref.
 
     Example: invoicer transaction import examples/transactions.jsonl
     """
-    imported(store(ctx), file, imports.import_transactions, json_output)
+    imported(store(ctx), file, imports.import_transactions, json_output, again=again)
