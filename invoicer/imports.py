@@ -356,8 +356,9 @@ def import_transactions(store: Store, lines: Iterable[str], again: bool = False,
         refs = _Refs(store)
 
         def check(number: int, row: tuple) -> tuple | None:
-            checked = book.transaction_row(line_of(row), *row[3:])
-            return checked if checked[6] is None else refs.check(number, checked, line_of(row).currency)
+            line = line_of(row)
+            checked = book.transaction_row(line, *row[3:])
+            return checked if checked[6] is None else refs.check(number, checked, line)
 
         count = imported = 0
         checked: list[tuple] = []
@@ -417,12 +418,12 @@ class _Refs:
         wanted = [row[8] for _, row in batch if row[8] is not None]
         self.holders = self.store.ref_holders(wanted) if wanted else {}
 
-    def check(self, number: int, row: tuple, currency: str) -> tuple | None:
+    def check(self, number: int, row: tuple, line: Line) -> tuple | None:
         ref = row[6]
         self.count += 1
         holder = self.holders.get(ref)
         if holder is not None:
-            differs = book.ref_differences(row, holder, currency)
+            differs = book.ref_differences(row, holder, line.currency)
             if differs is None:
                 return None
             if holder.id > self.before:
@@ -432,7 +433,7 @@ class _Refs:
             raise InvoicerError(f"ref: {ref!r} is transaction {holder.id}'s{deleted} {differs}")
         earlier = self.current.get(ref) or self.pending.get(ref)
         if earlier is not None:
-            differs = book.ref_differences(row, RefHolder(0, *earlier[1][:6], None), currency)
+            differs = book.ref_differences(row, RefHolder(0, *earlier[1][:6], None), line.currency)
             if differs is None:
                 return None
             raise InvoicerError(f"ref: {ref!r} is given in row {earlier[0]} of this file {differs}")

@@ -83,6 +83,9 @@ def parse_ref(text, field: str = "ref") -> str:
     """A transaction's id in the system it comes from, compared exactly: never stripped, so
     white space at either end is refused rather than dropped."""
     ref = text if isinstance(text, str) else str(text)
+    # The common case at once: printable text has no white space but the ASCII space.
+    if 0 < len(ref) <= MAX_REF and ref.isprintable() and ref[0] != " " and ref[-1] != " ":
+        return ref
     if not ref:
         raise InputError(f"{field}: must not be empty (1 to {MAX_REF} characters)")
     if len(ref) > MAX_REF:
