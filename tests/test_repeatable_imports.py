@@ -172,11 +172,12 @@ def test_two_rows_of_one_file_with_one_ref_and_other_values_are_refused_naming_b
     monkeypatch.setattr(imports, "BATCH", batch)
     rows = [row(line, "TS-0", amount="1")]  # unchanged rows and rows without refs shift the numbering
     inv.ok("transaction", "add", line, "--date", "2026-11-02", "--amount", "1", "--ref", "TS-0")
-    rows += [row(line, "TS-1")] + [row(line, None)] + [row(line, f"TS-x{n}") for n in range(gap)]
+    rows += [row(line, "TS-a"), row(line, None), row(line, "TS-b"), row(line, "TS-1")]  # TS-1 is row 6
+    rows += [row(line, None)] + [row(line, f"TS-x{n}") for n in range(gap)]
     rows.append(row(line, "TS-1", day="2026-11-03"))
     last = len(rows) + 1
     message = refused_import(inv, "transaction", as_csv(TX_COLUMNS, rows), row=last, field="date 2026-11-02 there")
-    assert re.search(r"\brow 3\b", message), message
+    assert re.search(r"\bin row 6\b", message), message
 
 
 def test_rows_with_and_without_refs_mix_in_one_file(inv, line):
