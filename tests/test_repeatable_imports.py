@@ -316,6 +316,17 @@ def test_contract_import_a_row_for_an_existing_line_with_another_value_is_refuse
         assert f"contract set-line {line_id}" in message
 
 
+def test_contract_import_compares_a_lines_tax_too(inv):
+    inv.line("C-1", "Work", TM, "Fabrikam", "--tax-category", "S", "--tax-rate", "19")
+    same = {"contract": "C-1", "name": "Work", "customer": "Fabrikam", "billing_method": TM, "tax_category": "s",
+            "tax_rate": "19.00"}
+    assert imported(run_import(inv, "contract", as_jsonl([same]), "file", "--json")) == {"imported": 0,
+                                                                                         "unchanged": 1}
+    refused_import(inv, "contract", as_jsonl([dict(same, tax_rate="7")]), row=1, field="tax_rate 19.00")
+    refused_import(inv, "contract", as_jsonl([{k: v for k, v in same.items() if not k.startswith("tax")}]), row=1,
+                   field="tax_category")
+
+
 SCHEDULE_COLUMNS = ["line_id", "contract", "line", "frequency", "rrule", "start", "end", "dates", "milestone", "date",
                     "amount", "percent", "ready"]
 
