@@ -56,7 +56,7 @@ def test_schedule_import_refuses_a_far_past_start_naming_the_row_unless_allow_pa
     assert result.exit_code == 1
     assert "row 3" in result.error["message"] and "--allow-past" in result.error["message"]
     assert inv.ok("schedule", "list")["schedules"] == []
-    assert inv.ok("schedule", "import", str(file), "--allow-past") == {"imported": 2}
+    assert inv.ok("schedule", "import", str(file), "--allow-past") == {"imported": 2, "unchanged": 0}
 
 
 # a catch-up over a long span ---------------------------------------------------------------

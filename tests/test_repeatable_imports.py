@@ -2,6 +2,7 @@
 holds (unchanged), the ref of a deleted transaction, contract and schedule rows identical to
 what exists, and content that `transaction import` read before."""
 
+import gc
 import json
 import re
 import sqlite3
@@ -197,6 +198,14 @@ def test_an_import_looks_up_the_refs_of_a_batch_in_one_query(inv, line, monkeypa
     assert imported(tx_import(inv, [row(line, None)] * 6_000, name="plain.csv")) == {"imported": 6_000,
                                                                                       "unchanged": 0}
     assert calls == []  # rows without refs do not look for any
+
+
+def test_after_transaction_set_the_ref_holds_the_corrected_values(inv, line):
+    added = inv.ok("transaction", "add", line, "--date", "2026-11-02", "--amount", "10", "--ref", "TS-1")
+    inv.ok("transaction", "set", added["id"], "--amount", "12")
+    assert imported(tx_import(inv, [row(line, "TS-1", amount="12")])) == {"imported": 0, "unchanged": 1}
+    refused_import(inv, "transaction", as_csv(TX_COLUMNS, [row(line, "TS-1", amount="10")]), row=2,
+                   field="amount 12.00 there, 10.00 here")
 
 
 # deleted transactions -------------------------------------------------------------------------
@@ -405,6 +414,11 @@ def empty_book(tmp_path_factory):
         patch.setenv("INVOICER_NOW", NOW)
         inv = Invoicer(path, patch)
         line_ids = [inv.line("C-1", "A"), inv.line("C-2", "B", TM, "Contoso")]
+    # Fold the write-ahead log into the file: the examples copy the file alone.
+    gc.collect()  # the commands' connections
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
     return path, line_ids
 
 
@@ -436,7 +450,9 @@ def test_any_sequence_of_overlapping_imports_leaves_one_transaction_per_ref(empt
                     ids = [i for (i,) in conn.execute("SELECT id FROM transactions WHERE ref IN "
                                                       "(SELECT value FROM json_each(?))", [json.dumps(sorted(removed))])]
                 for transaction_id in ids:
-                    book.delete_transaction(Store(str(db)), transaction_id)
+                    store = Store(str(db))
+                    book.delete_transaction(store, transaction_id)
+                    store.close()
         with sqlite3.connect(db) as conn:
             live = [ref for (ref,) in conn.execute("SELECT ref FROM transactions")]
             gone = [ref for (ref,) in conn.execute("SELECT ref FROM deleted_refs")]
