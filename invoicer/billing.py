@@ -18,17 +18,20 @@ SETUP_HINT = (
 
 def start_hint(store: Store) -> str:
     """What to type when no workflow instance is running, by where the book stands."""
-    jobs = [job for job in store.jobs() if engine.is_invoice_job_name(job.name)]
+    jobs = [(job, store.instance(job)) for job in store.jobs() if engine.is_invoice_job_name(job.name)]
     if not jobs:
         return SETUP_HINT
-    job = next((job for job in jobs if job.active), jobs[0])
+    # The job whose workflow was stopped comes first (it is the one cron was running), then
+    # an active job; by name among equals.
+    job, instance = min(jobs, key=lambda pair: (pair[1] is None, not pair[0].active, pair[0].name))
+    quoted = shlex.quote(job.name)
+    if instance is not None:
+        activate = "" if job.active else f"invoicer job update {quoted} --active && "
+        return (f"the workflow of the job {job.name!r} was stopped{'' if job.active else ' and the job is inactive'}; "
+                f"start it again with: {activate}invoicer job restart {quoted}")
     if not job.active:
-        return (f"the job {job.name!r} is inactive; activate it with: "
-                f"invoicer job update {shlex.quote(job.name)} --active")
-    if store.instance(job) is None:
-        return (f"start the job's workflow with: invoicer job run-workflow {shlex.quote(job.name)} "
-                "--workflow ProcessRunCaller")
-    return f"its workflow was stopped; start it again with: invoicer job restart {shlex.quote(job.name)}"
+        return f"the job {job.name!r} is inactive; activate it with: invoicer job update {quoted} --active"
+    return f"start the job's workflow with: invoicer job run-workflow {quoted} --workflow ProcessRunCaller"
 
 
 def run_once(store: Store, run_date: date | None, dry_run: bool = False, force: bool = False,

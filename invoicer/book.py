@@ -172,13 +172,16 @@ class NewLines:
 
 def set_line(store: Store, line_id: int, name=None, amount=None, not_to_exceed=None,
              clear_not_to_exceed: bool = False, project=None,
-             tax_category=None, tax_rate=None, tax_exemption_reason=None) -> Line:
+             tax_category=None, tax_rate=None, tax_exemption_reason=None, clear_project: bool = False) -> Line:
     if not_to_exceed is not None and clear_not_to_exceed:
         raise InputError("not_to_exceed: give --not-to-exceed or --no-not-to-exceed, not both")
+    if project is not None and clear_project:
+        raise InputError("project: give --project or --no-project, not both")
     taxes = (tax_category, tax_rate, tax_exemption_reason)
-    if all(v is None for v in (name, amount, not_to_exceed, project, *taxes)) and not clear_not_to_exceed:
+    if all(v is None for v in (name, amount, not_to_exceed, project, *taxes)) and not (clear_not_to_exceed
+                                                                                     or clear_project):
         raise InputError("give what to change: --name, --amount, --not-to-exceed, --no-not-to-exceed, --project, "
-                         "--tax-category, --tax-rate or --tax-exemption-reason")
+                         "--no-project, --tax-category, --tax-rate or --tax-exemption-reason")
     with store.writing():
         line = store.line(line_id)
         changes: dict = {}
@@ -199,8 +202,8 @@ def set_line(store: Store, line_id: int, name=None, amount=None, not_to_exceed=N
                 raise InputError("not_to_exceed: a not-to-exceed limit is for time-and-material lines only")
             changes["not_to_exceed"] = None if clear_not_to_exceed else parse_minor(
                 not_to_exceed, line.currency, "not_to_exceed")
-        if project is not None:
-            changes["project"] = parse_text(project, "project", required=False)
+        if project is not None or clear_project:
+            changes["project"] = None if clear_project else parse_text(project, "project")
         if any(v is not None for v in taxes):
             stored = tax.Tax(line.tax_category, line.tax_rate, line.tax_exemption_reason)
             found = tax.resolve(*taxes, stored=stored)

@@ -176,6 +176,9 @@ def _json_lines(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple
             raise InputError(f"row {number}: the key {twice.args[0]!r} appears twice") from None
         except ValueError as error:
             raise InputError(f"row {number}: not a JSON object ({error})") from None
+        except RecursionError:
+            # Arrays or objects nested past Python's limit: no value may be nested at all.
+            raise InputError(f"row {number}: values nested too deeply (a value must be a string or a number)") from None
         if not isinstance(obj, dict):
             raise InputError(f"row {number}: not a JSON object")
         for key, value in obj.items():

@@ -2,6 +2,7 @@
 document for scripts. Money in JSON is a string with the currency's minor-unit decimals."""
 
 import json
+import re
 import sys
 from collections.abc import Iterable
 from datetime import datetime
@@ -45,7 +46,24 @@ def emit_list(key: str, documents: Iterable[dict]) -> None:
     out.write("]}\n")
 
 
+# What an error message may quote of a value (a file's header, a cell, a name), and its
+# whole length: a binary file given to an import must not print a screenful.
+QUOTED_CHARS = 60
+MESSAGE_CHARS = 2_000
+# A quoted value as repr() writes it; a quote after a letter is an apostrophe (the job's).
+_QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")(?!\w)""")
+
+
+def capped(message: str) -> str:
+    """The message with each quoted value cut to QUOTED_CHARS, and the whole to MESSAGE_CHARS."""
+    if len(message) > QUOTED_CHARS:
+        message = _QUOTED.sub(lambda found: found.group() if len(found.group()) <= QUOTED_CHARS + 2
+                              else found.group()[:QUOTED_CHARS] + "..." + found.group()[0], message)
+    return message if len(message) <= MESSAGE_CHARS else message[:MESSAGE_CHARS - 3] + "..."
+
+
 def error(message: str, code: str, as_json: bool) -> None:
+    message = capped(message)
     if as_json:
         sys.stderr.write(json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False) + "\n")
     else:

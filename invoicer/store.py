@@ -513,8 +513,10 @@ class Store:
     # jobs and workflow instances ---------------------------------------------------------
 
     def add_job(self, name: str, job_type: str, frequency: str, active: bool) -> Job:
-        if self._one("SELECT id FROM jobs WHERE name = ?", [name]):
-            raise InvoicerError(f"name: a job named {name!r} already exists")
+        existing = self._one("SELECT name FROM jobs WHERE name = ?", [name])  # NOCASE: unique whatever the case
+        if existing:
+            alike = "" if existing["name"] == name else " (job names are unique whatever their case)"
+            raise InvoicerError(f"name: a job named {existing['name']!r} already exists{alike}")
         self.db["jobs"].insert(
             {"name": name, "job_type": job_type, "frequency": frequency,
              "active": int(active), "created_at": clock.stamp()}

@@ -12,6 +12,25 @@ MAX_TEXT = 200
 # Control characters, and lone surrogates (text that was not valid UTF-8): SQLite would
 # store bytes no reader can decode.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def refuse_invalid_unicode(text: str, field: str) -> None:
+    """The one rule for text that is not valid Unicode, wherever it comes from: a byte that
+    is not UTF-8 (which Python hands over as a lone surrogate) or a lone surrogate itself.
+    SQLite cannot take it, and no reader could decode it."""
+    if not text.isascii() and _SURROGATE.search(text):  # isascii: the common case, at once
+        raise InputError(f"{field}: not valid Unicode text (a byte that is not UTF-8, or a lone surrogate)")
+
+
+def typed_text(text: str, field: str, option: bool = True) -> str:
+    """The rule for every text typed on the command line, an option's value or an argument
+    (cli/common.py applies it to all of them): valid Unicode, and not empty. An empty value
+    (a script's unset variable, say) is a bad value, never taken as "not given"."""
+    if not text.strip():
+        raise InputError(f"{field}: must not be empty" + (" (leave the option out to leave it unset)" if option else ""))
+    refuse_invalid_unicode(text, field)
+    return text
 
 
 def parse_date(text, field: str = "date") -> date:
@@ -68,8 +87,7 @@ def parse_text(text, field: str, required: bool = True) -> str | None:
     if len(value) > MAX_TEXT:
         raise InputError(f"{field}: longer than {MAX_TEXT} characters")
     if not value.isprintable() and (found := _CONTROL.search(value)):  # isprintable: the common case, in C
-        if "\ud800" <= found.group() <= "\udfff":
-            raise InputError(f"{field}: not valid Unicode text (a lone surrogate)")
+        refuse_invalid_unicode(found.group(), field)
         raise InputError(f"{field}: must not contain line breaks or control characters")
     return value
 

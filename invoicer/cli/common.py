@@ -2,13 +2,16 @@
 the Typer classes invoicer's groups and commands are made of."""
 
 import os
+import re
 from typing import Annotated
 
 import typer
 from typer._click import exceptions as click  # Typer 0.29 vendors click
+from typer._click.core import ParameterSource
 from typer.core import TyperCommand, TyperGroup
 
 from invoicer.store import Store
+from invoicer.values import typed_text
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of a table.")]
 
@@ -16,6 +19,8 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on s
 def store(ctx: typer.Context) -> Store:
     """The database of --db, else $INVOICER_DB, else ./invoicer.db; created on first use."""
     root = ctx.find_root()
+    # An empty --db is refused where every typed text is (_refuse_bad_text); an empty
+    # $INVOICER_DB is taken as unset, as shells do.
     path = root.params.get("db") or os.environ.get("INVOICER_DB") or "invoicer.db"
     return Store(path)
 
@@ -47,7 +52,27 @@ class _ValuesAsGiven:
                      or (annotation is bool and getattr(param, "is_flag", False))):
                 param._runtime_param = _AsGiven
         _refuse_both_of_a_pair(ctx, params, args)
-        return super().parse_args(ctx, args)
+        rest = super().parse_args(ctx, args)
+        if not ctx.resilient_parsing:
+            _refuse_bad_text(ctx, params)
+        return rest
+
+
+def _refuse_bad_text(ctx: typer.Context, params: list) -> None:
+    """One rule for every text a user types, whatever the command (values.typed_text): an
+    empty value, or one that is not valid Unicode, is refused before the command runs."""
+    for param in params:
+        value = ctx.params.get(param.name)
+        if isinstance(value, str) and ctx.get_parameter_source(param.name) == ParameterSource.COMMANDLINE:
+            typed_text(value, _field(param), option=getattr(param, "param_type_name", "") == "option")
+
+
+def _field(param) -> str:
+    """How messages name a parameter: an option by its name (--not-to-exceed: not_to_exceed),
+    an argument by its metavar (LINE_ID: line_id)."""
+    if getattr(param, "param_type_name", "") == "option" and param.opts:
+        return param.opts[0].lstrip("-").replace("-", "_")
+    return re.sub(r"[^0-9A-Za-z_]", "", param.metavar or "").lower() or param.name
 
 
 def _refuse_both_of_a_pair(ctx: typer.Context, params: list, args: list[str]) -> None:

@@ -57,6 +57,7 @@ def set_line(
     not_to_exceed: Annotated[str | None, typer.Option("--not-to-exceed")] = None,
     no_not_to_exceed: Annotated[bool, typer.Option("--no-not-to-exceed", help="Remove the cap.")] = False,
     project: Annotated[str | None, typer.Option("--project")] = None,
+    no_project: Annotated[bool, typer.Option("--no-project", help="Remove the project.")] = False,
     tax_category: TaxCategory = None,
     tax_rate: TaxRate = None,
     tax_exemption_reason: TaxExemptionReason = None,
@@ -67,7 +68,8 @@ def set_line(
     Example: invoicer contract set-line 2 --amount 1300 --tax-category S --tax-rate 19
     """
     line = book.set_line(store(ctx), parse_id(line_id, "line_id"), name, amount, not_to_exceed,
-                         no_not_to_exceed, project, tax_category, tax_rate, tax_exemption_reason)
+                         no_not_to_exceed, project, tax_category, tax_rate, tax_exemption_reason,
+                         clear_project=no_project)
     if json_output:
         render.emit(render.line_json(line))
     else:
