@@ -37,3 +37,10 @@ class NotConfigured(InvoicerError):
 
     exit_code = 4
     code = "not-configured"
+
+
+class Interrupted(InvoicerError):
+    """Ctrl-C (SIGINT): the command's transaction was rolled back, unless it had committed."""
+
+    exit_code = 130
+    code = "interrupted"

@@ -353,9 +353,29 @@ class Store:
     def __init__(self, path: str):
         self.path = path
         self.busy_timeout = busy_timeout()
-        self.conn = _connect(path, self.busy_timeout)
-        self.db = Database(self.conn, execute_plugins=False, recursive_triggers=False)
-        self._prepare()
+        self.committed = False  # whether a write transaction of this command was committed
+        # Why this book can be read but not written here (a read-only folder, a full disk):
+        # then writing() refuses with it, and reads use a read-only connection.
+        self.cannot_write: str | None = None
+        # Read before SQLite opens the file, never after: closing a descriptor of a file
+        # drops every POSIX lock the process holds on it, SQLite's too.
+        self.header = _header(path)
+        if self.header.startswith(_SQLITE_MAGIC) and (self.header[18] > 2 or self.header[19] > 2):
+            # SQLite would read it and call every write "read-only".
+            raise DatabaseFileError(f"{path} is damaged: its header gives file format versions "
+                                    f"{self.header[18]}/{self.header[19]}, which no SQLite writes "
+                                    "(restore it from a backup)")
+        try:
+            self.conn = _connect(path, self.busy_timeout, self.header)
+            self.db = Database(self.conn, execute_plugins=False, recursive_triggers=False)
+            self._prepare()
+        except _CannotWriteHere as reason:
+            if hasattr(self, "conn"):
+                self.conn.close()
+            self.conn = _connect_read_only(path, self.busy_timeout, str(reason))
+            self.db = Database(self.conn, execute_plugins=False, recursive_triggers=False)
+            self.cannot_write = str(reason)
+            self._prepare(read_only=True)
 
     def close(self) -> None:
         self.conn.close()
@@ -365,6 +385,8 @@ class Store:
     @contextmanager
     def writing(self, rollback: bool = False) -> Iterator["Store"]:
         """One write transaction; `rollback=True` runs it and writes nothing (dry runs)."""
+        if self.cannot_write:
+            raise DatabaseFileError(f"{self.cannot_write}; nothing was written")
         with self._translated():
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -377,6 +399,7 @@ class Store:
                 self._rollback()
             else:
                 self.conn.execute("COMMIT")
+                self.committed = True
 
     @contextmanager
     def behind(self) -> Iterator["Behind"]:
@@ -403,19 +426,24 @@ class Store:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
-    def _refuse_if_damaged(self) -> None:
-        """Never write into a damaged ledger: quick_check reads every page (about 0.2 s for
-        a book of a million transactions), where a write would touch only a few."""
+    def _refuse_if_damaged(self, writing: bool = True) -> None:
+        """Never write into a damaged ledger, nor read from one as if it were whole: a listing
+        of the pages that survived would look complete. quick_check reads every page (about
+        0.2 s for a book of a million transactions), where a command may touch only a few."""
         finding = self.conn.execute("PRAGMA quick_check(1)").fetchone()[0]
         if finding != "ok":
-            raise DatabaseFileError(f"{self.path} is damaged ({finding}); nothing was written "
-                                    "(see `invoicer doctor`, and restore it from a backup)")
+            raise DatabaseFileError(f"{self.path} is damaged ({finding}); "
+                                    + ("nothing was written " if writing else "what it holds cannot be trusted ")
+                                    + "(see `invoicer doctor`, and restore it from a backup)")
 
     @contextmanager
-    def reading(self) -> Iterator["Store"]:
+    def reading(self, checked: bool = True) -> Iterator["Store"]:
+        """One read transaction; `checked=False` reads a damaged file too (doctor)."""
         with self._translated():
             self.conn.execute("BEGIN")
             try:
+                if checked:
+                    self._refuse_if_damaged(writing=False)
                 yield self
             finally:
                 self._rollback()
@@ -425,34 +453,26 @@ class Store:
         """sqlite3's failures, said as the user's problem; "database is locked" never raw."""
         try:
             yield
-        except sqlite3.OperationalError as error:
-            message = str(error)
-            if "locked" in message or "busy" in message:
-                raise Conflict(
-                    f"another process is writing to {self.path}; "
-                    f"gave up waiting after {self.busy_timeout:g} s, try again"
-                ) from None
-            if "integer overflow" in message:
-                raise InvoicerError("the amounts to add up exceed what invoicer can hold "
-                                    "(9,223,372,036,854,775,807 minor units); nothing was written") from None
-            if "readonly" in message or "read-only" in message:
-                raise DatabaseFileError(f"{self.path} is read-only: cannot write to it") from None
-            if "disk" in message or "full" in message or "I/O" in message:
-                raise DatabaseFileError(f"cannot write to {self.path}: {message}") from None
-            raise
         except sqlite3.DatabaseError as error:
-            if "malformed" in str(error) or "not a database" in str(error):
-                raise DatabaseFileError(f"{self.path} is damaged: {error}") from None
-            raise
+            said = _said(error, self.path, self.busy_timeout, self.header)
+            if said is None:
+                raise
+            if isinstance(said, _CannotWriteHere):
+                said = DatabaseFileError(f"{said}; nothing was written")
+            raise said from None
 
     # schema ----------------------------------------------------------------------------
 
-    def _prepare(self) -> None:
+    def _prepare(self, read_only: bool = False) -> None:
         with self._opening():
             app_id, version, objects = self._identity()
             if app_id == APPLICATION_ID and version == SCHEMA_VERSION:
+                if not read_only:
+                    self._ensure_wal()
                 return
             self._check_identity(app_id, version, objects)
+            if read_only:
+                raise DatabaseFileError(f"{self.path} needs its schema upgraded, and {self.cannot_write}")
             # Off while migrating (it cannot change inside a transaction): a migration may
             # rebuild a table that others refer to; foreign_key_check below vouches for it.
             self.conn.execute("PRAGMA foreign_keys = OFF")
@@ -484,13 +504,18 @@ class Store:
             if version == 0:
                 self.conn.execute("PRAGMA journal_mode = WAL")
 
+    def _ensure_wal(self) -> None:
+        """Every open makes sure of the journal mode, not only the first: a first command
+        killed between its schema and its switch to WAL left a rollback-journal book."""
+        if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.conn.execute("PRAGMA journal_mode = WAL")
+
     @contextmanager
     def _opening(self) -> Iterator[None]:
         try:
-            with self._translated():
-                yield
+            yield
         except sqlite3.DatabaseError as error:
-            raise DatabaseFileError(f"cannot open {self.path}: {error}") from None
+            raise _said(error, self.path, self.busy_timeout, self.header, opening=True) from None
 
     def _identity(self) -> tuple[int, int, int]:
         app_id = self.conn.execute("PRAGMA application_id").fetchone()[0]
@@ -500,8 +525,9 @@ class Store:
 
     def _check_identity(self, app_id: int, version: int, objects: int) -> None:
         if app_id == APPLICATION_ID:
-            if version == 0 and objects:
-                raise DatabaseFileError(f"{self.path} is damaged: an invoicer database without a schema version")
+            if version < 0 or (version == 0 and objects):
+                raise DatabaseFileError(f"{self.path} is damaged: an invoicer database without a valid "
+                                        "schema version (restore it from a backup)")
             if version > SCHEMA_VERSION:
                 raise DatabaseFileError(
                     f"{self.path} was written by a newer invoicer (schema {version}; "
@@ -1719,7 +1745,7 @@ class Behind:
             raise interrupted
 
 
-def _connect(path: str, timeout: float) -> sqlite3.Connection:
+def _connect(path: str, timeout: float, header: bytes) -> sqlite3.Connection:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise DatabaseFileError(f"cannot open {path}: the directory {folder} does not exist")
@@ -1734,8 +1760,105 @@ def _connect(path: str, timeout: float) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = FULL")
     except sqlite3.DatabaseError as error:
-        raise DatabaseFileError(f"cannot open {path}: {error}") from None
+        raise _said(error, path, timeout, header, opening=True) from None
     return conn
+
+
+def _connect_read_only(path: str, timeout: float, reason: str) -> sqlite3.Connection:
+    """A book that cannot be written here, opened for reading: as SQLite's read-only
+    connection where its -wal and -shm files exist; else, when the file holds the whole
+    book (no write-ahead log with content beside it), as an immutable file. Immutable
+    means SQLite takes no locks: what it reads is the file as it is."""
+    from urllib.parse import quote
+
+    uri = "file:" + quote(os.path.abspath(path))
+    wal = f"{path}-wal"
+    modes = ["?mode=ro"] + ([] if os.path.exists(wal) and os.path.getsize(wal) else ["?mode=ro&immutable=1"])
+    for mode in modes:
+        try:
+            conn = sqlite3.connect(uri + mode, uri=True, timeout=timeout, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.DatabaseError:
+            continue
+    raise DatabaseFileError(f"cannot read {path}: {reason}")
+
+
+class _CannotWriteHere(DatabaseFileError):
+    """The book cannot be written where it is (a read-only folder, a full disk); it may
+    still be read."""
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _said(error: sqlite3.DatabaseError, path: str, timeout: float, header: bytes,
+          opening: bool = False) -> InvoicerError | None:
+    """What a failure of SQLite means for the user, in the tool's words (one home for all
+    of them: opening the file, reading, writing). None: not one a user can act on. `header`:
+    the file's first 100 bytes, read before SQLite opened it."""
+    name = getattr(error, "sqlite_errorname", "") or ""
+    message = str(error)
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in message or "busy" in message:
+        return Conflict(f"another process is using {path}; gave up waiting after {timeout:g} s "
+                        "(INVOICER_BUSY_TIMEOUT), try again")
+    if "integer overflow" in message:
+        return InvoicerError("the amounts to add up exceed what invoicer can hold "
+                             "(9,223,372,036,854,775,807 minor units); nothing was written")
+    if name == "SQLITE_FULL" or "disk is full" in message or (name.startswith("SQLITE_IOERR") and _disk_full(path)):
+        return _CannotWriteHere(f"the disk is full: cannot write to {path} (free some space, then try again)")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in message \
+            or "not a database" in message or "unsupported file format" in message:
+        if header.startswith(_SQLITE_MAGIC) or "malformed" in message:
+            return DatabaseFileError(f"{path} is damaged ({message}): restore it from a backup")
+        return DatabaseFileError(f"{path} is not an invoicer database (not an SQLite file)")
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or "readonly" in message \
+            or "read-only" in message or "unable to open" in message:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.exists(path) and not _can_create_in(folder):
+            return DatabaseFileError(f"cannot create {path}: the directory {folder} is not writable")
+        if os.path.exists(path) and not _can_create_in(folder):
+            return _CannotWriteHere(
+                f"cannot write to {path}: its folder {folder} is read-only, and SQLite's write-ahead log "
+                f"needs to create {os.path.basename(path)}-wal and -shm beside it")
+        if os.path.exists(path) and not os.access(path, os.W_OK) or "readonly" in message:
+            return DatabaseFileError(f"{path} is read-only: cannot write to it")
+    if name.startswith("SQLITE_IOERR") or "I/O" in message:
+        return DatabaseFileError(f"cannot {'open' if opening else 'read or write'} {path}: "
+                                 f"a disk I/O error ({name or message})")
+    return DatabaseFileError(f"cannot open {path}: {message}") if opening else None
+
+
+def _header(path: str) -> bytes:
+    """The file's first 100 bytes (zeros where there are none). Only before SQLite opens it."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(100).ljust(100, b"\x00")
+    except OSError:
+        return bytes(100)
+
+
+def _disk_full(path: str) -> bool:
+    """Whether the file system holding `path` has no room left: SQLite reports a full disk
+    met while growing its shared-memory file as an I/O error."""
+    try:
+        found = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return False
+    return found.f_bavail * found.f_frsize < 64 * 1024
+
+
+def _can_create_in(folder: str) -> bool:
+    """Whether a file can be made in `folder` (os.access does not know chattr +i, nor a
+    read-only mount, and says yes to root)."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 _DATE_SCHEDULE_COLUMNS = 'line_id, kind, frequency, rrule, dates, start, "end", next_run_date'

@@ -3,7 +3,9 @@ failures become a line on stderr and an exit code."""
 
 import importlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Annotated
 
@@ -11,11 +13,13 @@ import typer
 from typer._click import exceptions as click  # Typer 0.29 vendors click: its exceptions live here
 from typer.exceptions import Abort
 
-from invoicer.cli.common import Command, Group
-from invoicer.errors import InvoicerError
+from invoicer.cli import _interrupted_while_starting
+from invoicer.cli.common import STORES, Command, Group
+from invoicer.errors import Interrupted, InvoicerError
 from invoicer.render import error
 
 USAGE_EXIT = 2
+INTERRUPTED_EXIT = 130
 
 # Where each command is, in the order --help lists them: a module is imported when its
 # command runs, so a command costs its own imports, not every other command's.
@@ -68,6 +72,17 @@ class InvoicerGroup(Group):
         super().__init__(**settings)
         self.commands = _Commands()
 
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # Typer would exit 130 in silence. The command's transaction has been rolled
+            # back on the way here, unless it had committed (then only output was cut).
+            if any(store.committed for store in ctx.meta.get(STORES, ())):
+                raise Interrupted("interrupted (Ctrl-C) after the command's changes were saved; "
+                                  "its output may be incomplete") from None
+            raise Interrupted("interrupted (Ctrl-C); nothing was written") from None
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = list(sys.argv[1:] if args is None else args)
         as_json = "--json" in args
@@ -76,9 +91,14 @@ class InvoicerGroup(Group):
         for name in ("stdout", "stderr"):
             if getattr(sys, name) is None:
                 setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             code = super().main(args=args, prog_name=prog_name or "invoicer", complete_var=complete_var,
                                 standalone_mode=False, **extra)
+            if code == INTERRUPTED_EXIT:  # Ctrl-C while the command line was read: Typer's Exit(130)
+                error("interrupted (Ctrl-C) before the command started; nothing was written", "interrupted", as_json)
         except InvoicerError as failure:
             error(str(failure), failure.code, as_json)
             code = failure.exit_code
@@ -93,8 +113,8 @@ class InvoicerGroup(Group):
             error(usage.format_message() + hint, "usage", as_json)
             code = USAGE_EXIT
         except Abort:
-            error("interrupted", "interrupted", as_json)
-            code = 130
+            error("interrupted; nothing was written", "interrupted", as_json)
+            code = INTERRUPTED_EXIT
         except BrokenPipeError:
             code = 1
         sys.stdout.flush()

@@ -16,13 +16,19 @@ from invoicer.values import typed_text
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of a table.")]
 
 
+# ctx.meta key of the stores a command opened: Ctrl-C's message says whether one committed.
+STORES = "invoicer.stores"
+
+
 def store(ctx: typer.Context) -> Store:
     """The database of --db, else $INVOICER_DB, else ./invoicer.db; created on first use."""
     root = ctx.find_root()
     # An empty --db is refused where every typed text is (_refuse_bad_text); an empty
     # $INVOICER_DB is taken as unset, as shells do.
     path = root.params.get("db") or os.environ.get("INVOICER_DB") or "invoicer.db"
-    return Store(path)
+    opened = Store(path)
+    ctx.meta.setdefault(STORES, []).append(opened)
+    return opened
 
 
 class _AsGiven:
