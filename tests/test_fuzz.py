@@ -18,7 +18,7 @@ import json
 import re
 import sqlite3
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Invoicer
+from tests.conftest import JOB, Invoicer
 
 TODAY = date(2026, 11, 24)  # the fixture's clock
 EXIT_CODES = {0, 1, 2, 3, 4}
@@ -788,7 +788,10 @@ garbage = st.one_of(
     st.sampled_from([b'"unclosed,quote\n1,2\n', b"{\"line_id\": 1, \"amount\": NaN}\n", b"{\"amount\": 1e999}\n",
                      b"line_id,amount\n\x00\x00\n", b"\xff\xfe\x00l\x00i", b"{}\n[]\n", b"{\"line_id\": {\"a\": 1}}\n",
                      b"contract,contract\nA,B\n", b"\n\n\n",
-                     b"line_id,date,amount\n1,2026-10-05,12.50\n1,2026-10-05\n"]),
+                     b"line_id,date,amount\n1,2026-10-05,12.50\n1,2026-10-05\n",
+                     # Nested past Python's recursion limit (json's RecursionError).
+                     b'{"line_id": ' + b"[" * 1000 + b"]" * 1000 + b"}\n",
+                     b'{"contract": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5000 + b"}\n"]),
 )
 
 
@@ -957,3 +960,104 @@ def test_sql_fragments_in_every_text_field_are_stored_verbatim_and_never_run(inv
     assert {l["contract"] for l in inv.ok("contract", "list")["lines"]} == {fragment, fragment + "4"}
     assert len(inv.ok("transaction", "list")["transactions"]) == 2
     assert {"transactions", "contracts", "invoices", "counters", "contract_lines", "schedules"} <= tables(inv.db)
+
+
+# random text, not valid Unicode among it, on every command's arguments ---------------------------
+
+def _text_parameters_by_command():
+    from tests.test_typed_values import CASES
+
+    found: dict = {}
+    for path, command, param in CASES:
+        found.setdefault(path, (command, []))[1].append(param)
+    return [(path, command, params) for path, (command, params) in found.items()]
+
+
+EVERY_COMMAND = _text_parameters_by_command()
+SURROGATE_RANGE = re.compile("[\ud800-\udfff]")
+not_unicode = st.one_of(
+    st.text(st.characters(categories=["Cs"]), min_size=1, max_size=3),  # lone surrogates
+    # What Python makes of bytes that are not UTF-8 in argv (surrogateescape).
+    st.binary(min_size=1, max_size=8).map(lambda b: b.decode("utf-8", "surrogateescape"))
+    .filter(SURROGATE_RANGE.search),
+)
+plausible = st.sampled_from(["1", "2", "3", "C-100", "Design", "Fabrikam", "INV-000001", "2026-11-01", "monthly",
+                             "time-and-material", "ProcessRunner", "12.50", "json", "csv", "-", "S", "19"])
+any_text = st.one_of(plausible, texts, not_unicode,
+                     st.tuples(texts, not_unicode, texts).map("".join))
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_every_command_with_random_text_including_text_that_is_not_valid_unicode(book, data):
+    """Every command (found by walking the command tree), every text option and argument
+    given a random value or left out: an outcome the spec allows; a value that is not valid
+    Unicode, or an empty one, is refused (exit 1) before anything runs."""
+    path, command, params = data.draw(st.sampled_from(EVERY_COMMAND), "command")
+    runner = book.fresh()
+    folder = Path(runner.db).parent
+    book.monkeypatch.chdir(folder)  # a command that writes files (an export's folder) writes here
+    # Half the examples give plausible values only (so that commands also succeed), the
+    # other half any text.
+    values = any_text if data.draw(st.booleans(), "wild") else plausible
+    args, given = list(path), []
+    for param in params:
+        value = data.draw(values if param.required else optional(values), param.name)
+        if value is None:
+            continue
+        given.append(value)
+        args += [value] if param.param_type_name == "argument" else [param.opts[0], value]
+    done, error = attempt(book, runner, "every command, random text", *args)
+    if error is not None and error["code"] == "usage":
+        pass  # a value that reads as an option (-x) before the rule could see it
+    elif any(not v.strip() or SURROGATE_RANGE.search(v) for v in given):
+        # The first bad value in the command's order of parameters is the one named.
+        assert error is not None, (args, "accepted")
+        assert "must not be empty" in error["message"] or "not valid Unicode" in error["message"], (args, error)
+    book.monkeypatch.chdir(book.folder)
+    import shutil
+
+    shutil.rmtree(folder)
+
+
+# the clock at the ends of the calendar ---------------------------------------------------------
+
+far_moments = st.one_of(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(1, 1, 4)),
+    st.datetimes(min_value=datetime(9999, 12, 26), max_value=datetime(9999, 12, 31, 23, 59, 59)),
+)
+zones = st.sampled_from(["UTC", "Asia/Tokyo", "Pacific/Kiritimati", "Etc/GMT+12", "America/New_York"])
+clock_commands = st.sampled_from([("run-once",), ("run-once", "--force"), ("job", "status"), ("job", "list"),
+                                  ("doctor",), ("job", "stop", JOB), ("job", "restart", JOB),
+                                  ("job", "create", "Another create invoices"), ("invoice", "confirm", "--all")])
+
+
+@settings(FUZZ, max_examples=40)
+@given(data=st.data())
+def test_fuzz_the_clock_at_the_ends_of_the_calendar(book, data):
+    """A few commands under a clock near either end of the calendar, in any zone: done or
+    refused (a clock that cannot be stored: exit 1), and the book's own clock then reads
+    every stored moment: job status, job list and doctor never break on one."""
+    runner = book.fresh()
+    for step in range(data.draw(st.integers(1, 3), "commands")):
+        moment = data.draw(far_moments, f"clock {step}")
+        book.monkeypatch.setenv("INVOICER_TZ", data.draw(zones, f"zone {step}"))
+        offset = data.draw(st.sampled_from(["", "+00:00", "+14:00", "-12:00", "+09:00"]), f"offset {step}")
+        runner.at(moment.isoformat() + offset)
+        args = data.draw(clock_commands, f"command {step}")
+        if args[:2] == ("job", "status"):  # exit 5 when stalled, with its document on stdout
+            result = runner(*args, "--json")
+            assert result.exit_code in (0, 1, 5) and "Traceback" not in result.stderr, result
+            FUZZED["clock at the calendar's ends"] += 1
+            OUTCOMES.setdefault("clock at the calendar's ends", Counter())[result.exit_code] += 1
+        else:
+            attempt(book, runner, "clock at the calendar's ends", *args)
+    book.monkeypatch.setenv("INVOICER_TZ", data.draw(zones, "zone after"))
+    runner.at("2026-11-24T10:00:00")
+    for args in (("job", "status"), ("job", "list"), ("doctor",), ("run", "list")):
+        result = runner(*args, "--json")
+        assert result.exit_code in (0, 1, 4, 5), (args, result.exit_code, result.stderr[-500:])
+        assert "Traceback" not in result.stderr
+        json.loads(result.stdout)
+    book.monkeypatch.setenv("INVOICER_TZ", "UTC")
+    finish(runner)
