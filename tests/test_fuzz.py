@@ -1029,7 +1029,8 @@ far_moments = st.one_of(
 zones = st.sampled_from(["UTC", "Asia/Tokyo", "Pacific/Kiritimati", "Etc/GMT+12", "America/New_York"])
 clock_commands = st.sampled_from([("run-once",), ("run-once", "--force"), ("job", "status"), ("job", "list"),
                                   ("doctor",), ("job", "stop", JOB), ("job", "restart", JOB),
-                                  ("job", "create", "Another create invoices"), ("invoice", "confirm", "--all")])
+                                  ("job", "create", "Another create invoices"),
+                                  ("invoice", "confirm", "INV-000002")])
 
 
 @settings(FUZZ, max_examples=40)
@@ -1045,9 +1046,9 @@ def test_fuzz_the_clock_at_the_ends_of_the_calendar(book, data):
         offset = data.draw(st.sampled_from(["", "+00:00", "+14:00", "-12:00", "+09:00"]), f"offset {step}")
         runner.at(moment.isoformat() + offset)
         args = data.draw(clock_commands, f"command {step}")
-        if args[:2] == ("job", "status"):  # exit 5 when stalled, with its document on stdout
+        if args[:2] in (("job", "status"), ("doctor",)):  # exit 5 when stalled, with the document on stdout
             result = runner(*args, "--json")
-            assert result.exit_code in (0, 1, 5) and "Traceback" not in result.stderr, result
+            assert result.exit_code in (0, 1, 4, 5) and "Traceback" not in result.stderr, result
             FUZZED["clock at the calendar's ends"] += 1
             OUTCOMES.setdefault("clock at the calendar's ends", Counter())[result.exit_code] += 1
         else:
