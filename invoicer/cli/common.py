@@ -69,8 +69,12 @@ def _refuse_bad_text(ctx: typer.Context, params: list) -> None:
     empty value, or one that is not valid Unicode, is refused before the command runs."""
     for param in params:
         value = ctx.params.get(param.name)
-        if isinstance(value, str) and ctx.get_parameter_source(param.name) == ParameterSource.COMMANDLINE:
-            typed_text(value, _field(param), option=getattr(param, "param_type_name", "") == "option")
+        if ctx.get_parameter_source(param.name) != ParameterSource.COMMANDLINE:
+            continue
+        # A repeatable option or an argument of several values (NUMBER ...) holds a tuple.
+        for text in (value,) if isinstance(value, str) else value if isinstance(value, (tuple, list)) else ():
+            if isinstance(text, str):
+                typed_text(text, _field(param), option=getattr(param, "param_type_name", "") == "option")
 
 
 def _field(param) -> str:
