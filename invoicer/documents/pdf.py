@@ -82,9 +82,9 @@ def _parties(pdf: _Page, doc: Document) -> None:
         pdf.cell(width, 5, heading, new_x=XPos.LEFT, new_y=YPos.NEXT)
         pdf.set_text_color(0)
         pdf.set_font(FONT, "B", 10)
-        pdf.multi_cell(width, 5, party.name, new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.multi_cell(width, 5, party.name, align="L", new_x=XPos.LEFT, new_y=YPos.NEXT)
         pdf.set_font(FONT, size=9)
-        pdf.multi_cell(width, 4.5, "\n".join(_party_lines(party)) or " ", new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.multi_cell(width, 4.5, "\n".join(_party_lines(party)) or " ", align="L", new_x=XPos.LEFT, new_y=YPos.NEXT)
         bottom = max(pdf.get_y(), top) if x == pdf.l_margin else max(pdf.get_y(), bottom)
     pdf.set_xy(pdf.l_margin, bottom + 4)
 
@@ -186,7 +186,7 @@ def _payment(pdf: _Page, doc: Document) -> None:
         pdf.set_font(FONT, "B", 9)
         pdf.cell(0, 5, "Payment", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.set_font(FONT, size=9)
-        pdf.multi_cell(0, 5, "\n".join(lines), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(0, 5, "\n".join(lines), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _style(bold: bool = False, color=(0, 0, 0), size: float = 9):
