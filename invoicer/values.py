@@ -23,11 +23,11 @@ def refuse_invalid_unicode(text: str, field: str) -> None:
         raise InputError(f"{field}: not valid Unicode text (a byte that is not UTF-8, or a lone surrogate)")
 
 
-def typed_text(text: str, field: str, option: bool = True) -> str:
+def typed_text(text: str, field: str, option: bool = True, empty_is_none: bool = False) -> str:
     """The rule for every text typed on the command line, an option's value or an argument
     (cli/common.py applies it to all of them): valid Unicode, and not empty. An empty value
     (a script's unset variable, say) is a bad value, never taken as "not given"."""
-    if not text.strip():
+    if not text.strip() and not empty_is_none:
         raise InputError(f"{field}: must not be empty" + (" (leave the option out to leave it unset)" if option else ""))
     refuse_invalid_unicode(text, field)
     return text

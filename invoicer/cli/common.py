@@ -64,6 +64,11 @@ class _ValuesAsGiven:
         return rest
 
 
+# Options whose empty value the spec itself reads as none (section 11: "an empty
+# description as none"): valid Unicode still, but may be empty.
+EMPTY_MEANS_NONE = {"description"}
+
+
 def _refuse_bad_text(ctx: typer.Context, params: list) -> None:
     """One rule for every text a user types, whatever the command (values.typed_text): an
     empty value, or one that is not valid Unicode, is refused before the command runs."""
@@ -74,7 +79,8 @@ def _refuse_bad_text(ctx: typer.Context, params: list) -> None:
         # A repeatable option or an argument of several values (NUMBER ...) holds a tuple.
         for text in (value,) if isinstance(value, str) else value if isinstance(value, (tuple, list)) else ():
             if isinstance(text, str):
-                typed_text(text, _field(param), option=getattr(param, "param_type_name", "") == "option")
+                typed_text(text, _field(param), option=getattr(param, "param_type_name", "") == "option",
+                           empty_is_none=param.name in EMPTY_MEANS_NONE)
 
 
 def _field(param) -> str:
