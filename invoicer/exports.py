@@ -12,16 +12,16 @@ from datetime import date
 from typing import NamedTuple
 
 from invoicer import clock
-from invoicer.errors import InputError, InvoicerError, NotFound
+from invoicer.errors import InputError, InvoicerError
 from invoicer.model import Customer, Invoice, Seller
 from invoicer.money import MINOR_DIGITS
+from invoicer.invoices import STATUSES, _known_contract
 from invoicer.store import Store
 from invoicer.values import choice
 
 FORMATS = ("csv", "json", "pdf", "ubl", "facturx")
 FILES = ("pdf", "ubl", "facturx")
 E_INVOICES = ("ubl", "facturx")
-STATUSES = ("draft", "confirmed", "cancelled")
 
 
 class Export(NamedTuple):
@@ -62,8 +62,7 @@ def export(store: Store, numbers: list[str], every: bool, status: str | None, co
 def _select(store: Store, numbers: list[str], status: str | None, contract: str | None, fmt: str) -> list[Invoice]:
     details = fmt != "csv"
     if not numbers:
-        if contract is not None and store.contract(contract) is None:
-            raise NotFound(f"contract: no contract named {contract!r} (see `invoicer contract list`)")
+        _known_contract(store, contract)
         if fmt in E_INVOICES:
             # An e-invoice is for a confirmed document only: --all selects only those.
             if status not in (None, "confirmed"):
