@@ -28,7 +28,7 @@ MINOR_DIGITS = {code: 2 for code in _TWO_DIGITS.split()}
 MINOR_DIGITS.update({code: d for d, codes in _EXCEPTIONS.items() for code in codes.split()})
 
 # Far beyond any invoice; sums of thousands still fit in SQLite's 64-bit integers (a sum
-# that does not is refused as a whole, see store.py).
+# that does not is refused as a whole, see store/connection.py).
 MAX_MINOR_UNITS = 10**15
 
 _DECIMAL = re.compile(r"([0-9]+)(?:\.([0-9]+))?")

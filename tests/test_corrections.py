@@ -576,7 +576,7 @@ def test_schedule_list_says_which_lines_are_closed(book):
 def test_a_book_written_before_section_7_migrates_with_its_invoices_intact(inv):
     from sqlite_utils import Database
 
-    from invoicer import store as store_module
+    from invoicer.store import schema as store_module
 
     conn = sqlite3.connect(inv.db, isolation_level=None)
     db = Database(conn)

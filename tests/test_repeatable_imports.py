@@ -519,8 +519,9 @@ def test_kill_9_during_an_import_with_refs_then_the_same_import_leaves_one_copy_
     assert integrity(db) == (["ok"], [])
     again = cli(db, *command)
     assert again.returncode == 0, again.stderr
-    # Killed while it held the write lock: none of it was written, so all of it is now.
-    assert json.loads(again.stdout) == {"imported": 60_000, "unchanged": 0}
+    # Killed while it held the write lock: none of it was written, so all of it is now; or,
+    # on a loaded machine, killed in the instant after its commit: all of it was. Never a part.
+    assert json.loads(again.stdout) in ({"imported": 60_000, "unchanged": 0}, {"imported": 0, "unchanged": 60_000})
     once_more = cli(db, *command)
     assert json.loads(once_more.stdout) == {"imported": 0, "unchanged": 60_000}
     with sqlite3.connect(db) as conn:

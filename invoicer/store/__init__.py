@@ -1,0 +1,24 @@
+"""The only package that speaks SQL. `Store` is one open database: the transactions every
+command runs in (connection), the schema and its migrations (schema), and the reads and
+writes of each area, one module each: the batch job (jobs), the book one row at a time
+(book), many rows at a time (imports), the invoice run's set-based statements (runs), and
+invoices and credit notes (invoices). Rows become the model's records in rows.
+
+Money is stored as integer minor units, dates as ISO text, moments as UTC ISO text."""
+
+from invoicer.store.book import Book
+from invoicer.store.connection import Behind, busy_timeout
+from invoicer.store.imports import Imports, NamedDateSchedules
+from invoicer.store.invoices import Invoices
+from invoicer.store.jobs import Jobs
+from invoicer.store.rows import schedule_from_row
+from invoicer.store.runs import Runs
+from invoicer.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, Schema
+
+
+class Store(Schema, Jobs, Book, Imports, Invoices, Runs):
+    """One open database. Use `writing()` or `reading()` around each command."""
+
+
+__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "Behind", "NamedDateSchedules", "Store",
+           "busy_timeout", "schedule_from_row"]

@@ -1,0 +1,357 @@
+"""Invoices and credit notes: reading them (details too), cancelling and confirming in bulk,
+crediting, and the hand-over to accounting."""
+
+import json
+from collections.abc import Iterator
+from datetime import date, datetime
+from itertools import groupby
+from operator import itemgetter
+
+from invoicer import clock
+from invoicer.errors import NotFound
+from invoicer.model import (
+    DEFAULT_PAYMENT_TERMS_DAYS,
+    FIXED_PRICE,
+    Invoice,
+    InvoiceLine,
+)
+from invoicer.money import from_minor
+from invoicer.store.connection import Connection
+from invoicer.store.rows import (
+    PARTIES_SNAPSHOT,
+    TRANSACTION_COLUMNS,
+    _date,
+    _insert_each,
+    _iso,
+    _milestone,
+    _transaction,
+)
+from invoicer.tax import breakdown, rate_from_store
+
+
+class Invoices(Connection):
+    """Invoices and credit notes: reading them, cancelling, confirming, crediting, handing over."""
+
+    _INVOICE = """
+        SELECT i.*, c.name AS contract, c.customer, c.currency FROM invoices i
+          JOIN contracts c ON c.id = i.contract_id
+    """
+
+    def invoice_row(self, number: str) -> dict:
+        row = self._one(self._INVOICE + " WHERE i.number = ?", [number])
+        if row is None:
+            raise NotFound(f"number: no invoice {number!r} (see `invoicer invoice list`)")
+        return row
+
+    def invoices(self, *args, **filters) -> list[Invoice]:
+        """Invoices and credit notes in creation order (see iter_invoices)."""
+        return list(self.iter_invoices(*args, **filters))
+
+    def iter_invoices(self, status: str | None = None, contract: str | None = None, run_id: int | None = None,
+                      number: str | None = None, details: bool = False, first: int | None = None,
+                      customer: str | None = None, run_from: date | None = None, run_to: date | None = None,
+                      type_: str | None = None, chosen: bool = False,
+                      numbers: list[str] | None = None) -> Iterator[Invoice]:
+        """Invoices and credit notes in creation order, one at a time (only the `first`
+        ones of a run, or of temp.chosen, if given; only those in temp.chosen, if `chosen`);
+        run_from and run_to bound their run dates, both included."""
+        clauses, params = [], []
+        for column, value in (("i.status", status), ("c.name", contract), ("i.run_id", run_id),
+                              ("i.number", number), ("c.customer", customer), ("i.type", type_)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        for clause, value in (("i.run_date >= ?", run_from), ("i.run_date <= ?", run_to)):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value.isoformat())
+        if numbers is not None:
+            clauses.append("i.number IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(numbers))
+        if chosen:
+            clauses.append("i.id IN (SELECT id FROM temp.chosen ORDER BY id LIMIT ?)")
+            params.append(-1 if first is None else first)
+        elif first is not None:
+            clauses.append("i.id IN (SELECT id FROM invoices WHERE run_id = ? ORDER BY id LIMIT ?)")
+            params += [run_id, first]
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        # One pass over invoices and their lines: a month-end reads 100,000 invoices here.
+        cursor = self.conn.execute(
+            f"""SELECT i.id, i.number, i.run_date, i.status, c.name, c.customer, c.currency,
+                       i.type, cr.number, i.issue_date, i.due_date, i.write_off, i.reason,
+                       il.id, il.line_id, il.amount, il.items, il.name, l.billing_method,
+                       il.tax_category, il.tax_rate, il.tax_exemption_reason
+                  FROM invoices i JOIN contracts c ON c.id = i.contract_id
+                  JOIN invoice_lines il ON il.invoice_id = i.id
+                  JOIN contract_lines l ON l.id = il.line_id
+                  LEFT JOIN invoices cr ON cr.id = i.credits_id
+                  {where} ORDER BY i.id, il.line_id""", params)
+        for _, rows in groupby(cursor, key=itemgetter(0)):
+            rows = list(rows)
+            (_, number, run_date, state, contract_name, customer, currency,
+             kind, credits, issued, due, write_off, reason) = rows[0][:13]
+            lines = tuple(
+                InvoiceLine(line_id=line_id, name=name, billing_method=method, amount=from_minor(amount, currency),
+                            items=items,
+                            details=tuple(self._details(il_id, line_id, name, number, state, kind)) if details else (),
+                            tax_category=category, tax_rate=rate_from_store(rate), tax_exemption_reason=exemption)
+                for *_, il_id, line_id, amount, items, name, method, category, rate, exemption in rows
+            )
+            yield Invoice(number=number, contract=contract_name, customer=customer,
+                          run_date=date.fromisoformat(run_date), currency=currency, status=state, lines=lines,
+                          tax=breakdown(lines, currency),
+                          type=kind, credits=credits, issue_date=_date(issued), due_date=_date(due),
+                          write_off=bool(write_off), reason=reason)
+
+    # A milestone as an invoice or credit note held it, from a credited item's copy.
+    _CREDITED_MILESTONE = """SELECT ci.item_id AS id, ci.date, {amount} AS amount, ci.name, ci.percent, 1 AS ready,
+                                    src.number AS invoice, src.status AS invoice_status
+                               FROM credited_items ci
+                               JOIN invoice_lines sl ON sl.id = ci.source_line_id
+                               JOIN invoices src ON src.id = sl.invoice_id"""
+
+    # Where a transaction is billed now (None: unbilled, or deleted).
+    _BILLED_ON = """(SELECT x.number FROM transactions t2 JOIN invoice_lines xl ON xl.id = t2.invoice_line_id
+                      JOIN invoices x ON x.id = xl.invoice_id WHERE t2.id = {item})"""
+
+    def _details(self, invoice_line_id: int, line_id: int, name: str, number: str, status: str,
+                 kind: str = "invoice") -> Iterator:
+        """What an invoice line billed: the live items, or for a cancelled invoice the copy
+        kept when it was cancelled (its items may have been billed again, or deleted), each
+        with the invoice it is on now. A credit note's line: the items it credits, each at
+        minus the amount credited. The line carries the name it had when invoiced: an
+        invoice never changes."""
+        line = self.line(line_id)._replace(name=name)
+        milestones = line.billing_method == FIXED_PRICE
+        if kind == "credit-note" and milestones:
+            sql = self._CREDITED_MILESTONE.format(amount="-ci.amount") + \
+                " WHERE ci.credit_line_id = :il ORDER BY ci.date, ci.item_id"
+        elif kind == "credit-note":
+            sql = """SELECT t.id, t.line_id, t.date, -ci.amount AS amount, t.type, t.quantity, t.description,
+                            src.number AS invoice, rf.number AS returned_from
+                       FROM credited_items ci JOIN transactions t ON t.id = ci.item_id
+                       JOIN invoice_lines sl ON sl.id = ci.source_line_id
+                       JOIN invoices src ON src.id = sl.invoice_id
+                       LEFT JOIN invoices rf ON rf.id = t.returned_from
+                      WHERE ci.credit_line_id = :il ORDER BY ci.date, ci.item_id"""
+        elif status == "cancelled" and milestones:
+            sql = """SELECT c.item_id AS id, c.date, c.amount, c.name, c.percent, 1 AS ready,
+                            i.number AS invoice, i.status AS invoice_status
+                       FROM cancelled_items c LEFT JOIN schedules m ON m.id = c.item_id
+                       LEFT JOIN invoice_lines il ON il.id = m.invoice_line_id
+                       LEFT JOIN invoices i ON i.id = il.invoice_id
+                      WHERE c.invoice_line_id = :il ORDER BY c.date, c.item_id"""
+        elif status == "cancelled":
+            sql = f"""SELECT item_id AS id, date, amount, type, quantity, description,
+                             {self._BILLED_ON.format(item="item_id")} AS invoice
+                        FROM cancelled_items WHERE invoice_line_id = :il ORDER BY date, item_id"""
+        elif milestones:
+            # Live ones, and those a confirmed credit note returned to the backlog.
+            sql = """SELECT id, date, amount, name, percent, ready, invoice, invoice_status, written_off FROM (
+                        SELECT m.id, m.date, m.amount, m.name, m.percent, m.ready, :number AS invoice,
+                               :status AS invoice_status,
+                               EXISTS (SELECT 1 FROM credited_items ci
+                                         JOIN invoice_lines cl ON cl.id = ci.credit_line_id
+                                         JOIN invoices cn ON cn.id = cl.invoice_id
+                                        WHERE ci.kind = 'm' AND ci.item_id = m.id AND ci.source_line_id = :il
+                                          AND cn.status = 'confirmed' AND cn.write_off = 1) AS written_off
+                          FROM schedules m WHERE m.invoice_line_id = :il
+                        UNION ALL
+                        SELECT ci.item_id, ci.date, ci.amount, ci.name, ci.percent, 1, :number, :status, 0
+                          FROM credited_items ci JOIN invoice_lines cl ON cl.id = ci.credit_line_id
+                          JOIN invoices cn ON cn.id = cl.invoice_id
+                         WHERE ci.source_line_id = :il AND ci.kind = 'm' AND cn.status = 'confirmed'
+                           AND cn.write_off = 0)
+                      ORDER BY date, id"""
+        else:
+            sql = """SELECT t.*, :number AS invoice, rf.number AS returned_from FROM transactions t
+                       LEFT JOIN invoices rf ON rf.id = t.returned_from
+                      WHERE t.invoice_line_id = :il ORDER BY t.date, t.id"""
+        build = _milestone if milestones else _transaction
+        return (build(row, line) for row in self._rows(sql, {"il": invoice_line_id, "number": number, "status": status}))
+
+    def count_invoices(self, run_id: int) -> int:
+        return self.conn.execute("SELECT count(*) FROM invoices WHERE run_id = ?", [run_id]).fetchone()[0]
+
+    def set_invoice_status(self, invoice_id: int, status: str) -> None:
+        self.db.execute("UPDATE invoices SET status = ?, changed_at = ? WHERE id = ?",
+                        [status, clock.stamp(), invoice_id])
+
+    def release_invoice_items(self, invoice_id: int) -> None:
+        """A cancelled draft's transactions and milestones become billable again; the
+        invoice keeps a record of what it held."""
+        self._release_items("SELECT id FROM invoice_lines WHERE invoice_id = :invoice", {"invoice": invoice_id})
+
+    def _release_items(self, lines: str, params: dict) -> None:
+        """Release what the invoice lines `lines` selects hold, keeping a copy of it."""
+        self.db.execute(
+            f"""INSERT INTO cancelled_items (invoice_line_id, item_id, date, amount, type, quantity, description)
+                SELECT invoice_line_id, id, date, amount, type, quantity, description
+                  FROM transactions WHERE invoice_line_id IN ({lines})""", params)
+        self.db.execute(
+            f"""INSERT INTO cancelled_items (invoice_line_id, item_id, date, amount, name, percent)
+                SELECT invoice_line_id, id, date, amount, name, percent
+                  FROM schedules WHERE invoice_line_id IN ({lines})""", params)
+        self.db.execute(f"UPDATE transactions SET invoice_line_id = NULL WHERE invoice_line_id IN ({lines})", params)
+        self.db.execute(f"UPDATE schedules SET invoice_line_id = NULL WHERE invoice_line_id IN ({lines})", params)
+
+    def choose_numbers(self, numbers: list[str]) -> list[dict]:
+        """Put the invoices named into temp.chosen; each number given, in order, with the
+        id and status of its invoice (None: no such invoice)."""
+        self._new_chosen()
+        given = json.dumps(numbers)
+        found = list(self._rows(
+            """SELECT k.value AS number, i.id, i.status FROM json_each(?) k
+                 LEFT JOIN invoices i ON i.number = k.value ORDER BY k.key""", [given]))
+        self.db.execute("""INSERT OR IGNORE INTO temp.chosen SELECT i.id FROM json_each(?) k
+                             JOIN invoices i ON i.number = k.value""", [given])
+        return found
+
+    def choose_drafts(self, contract_id: int | None, run_id: int | None, run_date: date | None,
+                      type_: str | None) -> None:
+        """Put every draft that all the filters given select into temp.chosen."""
+        self._new_chosen()
+        self.db.execute(
+            """INSERT INTO temp.chosen SELECT id FROM invoices
+                WHERE status = 'draft' AND (:contract IS NULL OR contract_id = :contract)
+                  AND (:run IS NULL OR run_id = :run) AND (:run_date IS NULL OR run_date = :run_date)
+                  AND (:type IS NULL OR type = :type)""",
+            {"contract": contract_id, "run": run_id, "run_date": _iso(run_date), "type": type_})
+
+    def _new_chosen(self) -> None:
+        self.db.execute("DROP TABLE IF EXISTS temp.chosen")
+        self.db.execute("CREATE TEMP TABLE chosen (id INTEGER PRIMARY KEY)")
+
+    def count_chosen(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM temp.chosen").fetchone()[0]
+
+    def chosen_issued_too_early(self, issue_date: date) -> dict | None:
+        """The first chosen invoice that an issue date of `issue_date` would precede: its
+        run date, or for a credit note the issue date of the invoice it corrects."""
+        return self._one(
+            """SELECT i.number, i.type, i.run_date, cr.number AS credits, cr.issue_date AS credits_issued
+                 FROM temp.chosen ch JOIN invoices i ON i.id = ch.id LEFT JOIN invoices cr ON cr.id = i.credits_id
+                WHERE (i.type = 'invoice' AND i.run_date > :issue) OR (i.type = 'credit-note' AND cr.issue_date > :issue)
+                ORDER BY i.id LIMIT 1""", {"issue": issue_date.isoformat()})
+
+    def confirm_chosen(self, issue_date: date) -> None:
+        """Confirm the chosen drafts, issued on `issue_date`, due after their payment terms:
+        the customer's record's, else the seller's, else 30 days (section 8), the one place
+        they come from; each keeps both parties' records as they are now, for its documents.
+        Then what their credit notes credit returns to the backlog."""
+        self.db.execute(
+            f"""UPDATE invoices SET status = 'confirmed', changed_at = :now, issue_date = :issue,
+                       due_date = date(:issue, '+' || coalesce(cu.payment_terms_days, s.payment_terms_days,
+                                                               {DEFAULT_PAYMENT_TERMS_DAYS}) || ' days'),
+                       parties = {PARTIES_SNAPSHOT}
+                  FROM temp.chosen ch JOIN invoices i ON i.id = ch.id JOIN contracts c ON c.id = i.contract_id
+                  LEFT JOIN customers cu ON cu.name = c.customer
+                  LEFT JOIN seller s ON s.id = 1
+                 WHERE invoices.id = ch.id""",
+            {"now": clock.stamp(), "issue": issue_date.isoformat()})
+        # A run with a confirmed invoice can never be undone, nor any run before it.
+        self.db.execute("""DELETE FROM run_moves WHERE run_id <= (SELECT max(run_id) FROM invoices
+                             WHERE id IN (SELECT id FROM temp.chosen))""")
+
+    # What the chosen credit notes (not written off) credit: transactions in the credit
+    # notes' order and their details' order, with what each was billed.
+    _RETURNING = """FROM temp.chosen ch
+                    JOIN invoices cn ON cn.id = ch.id AND cn.type = 'credit-note' AND cn.write_off = 0
+                    JOIN invoice_lines cl ON cl.invoice_id = cn.id
+                    JOIN credited_items ci ON ci.credit_line_id = cl.id"""
+
+    def chosen_credited_transactions(self) -> list[dict]:
+        return list(self._rows(
+            f"""SELECT cn.id AS credit_note, ci.amount AS credited, t.line_id, t.date, t.amount AS billed, t.type,
+                       t.quantity, t.description
+                  {self._RETURNING} JOIN transactions t ON t.id = ci.item_id
+                 WHERE ci.kind = 't' ORDER BY cn.id, cl.line_id, ci.date, ci.item_id"""))
+
+    def add_returned_transactions(self, rows: list[tuple]) -> None:
+        """Insert (line_id, date, amount, type, quantity, description, returned_from) rows, in order."""
+        if rows:
+            self.conn.execute(_insert_each("transactions", TRANSACTION_COLUMNS + ", returned_from"),
+                              [json.dumps(rows)])
+
+    def return_chosen_milestones(self) -> None:
+        """The milestones the chosen credit notes credit are ready to invoice again."""
+        self.db.execute(
+            f"""UPDATE schedules SET invoice_line_id = NULL, ready = 1
+                  FROM (SELECT ci.item_id, ci.source_line_id {self._RETURNING} WHERE ci.kind = 'm') r
+                 WHERE schedules.id = r.item_id AND schedules.invoice_line_id = r.source_line_id""")
+
+    def invoice_items(self, invoice_id: int) -> list[dict]:
+        """Every item the invoice billed, in its details' order, with what it billed and
+        what its credit notes not cancelled credit of it: (kind, item_id, line_id,
+        source_line_id, billed, credited, date, name, percent)."""
+        credited = """coalesce((SELECT sum(ci.amount) FROM credited_items ci
+                         JOIN invoice_lines cl ON cl.id = ci.credit_line_id JOIN invoices cn ON cn.id = cl.invoice_id
+                        WHERE cn.credits_id = :invoice AND cn.status != 'cancelled'
+                          AND ci.kind = {kind} AND ci.item_id = {item}), 0)"""
+        return list(self._rows(
+            f"""SELECT * FROM (
+                  SELECT 't' AS kind, t.id AS item_id, il.line_id, il.id AS source_line_id, t.amount AS billed,
+                         {credited.format(kind="'t'", item="t.id")} AS credited, t.date, NULL AS name, NULL AS percent
+                    FROM invoice_lines il JOIN transactions t ON t.invoice_line_id = il.id
+                   WHERE il.invoice_id = :invoice
+                  UNION ALL
+                  SELECT 'm', m.id, il.line_id, il.id, m.amount, {credited.format(kind="'m'", item="m.id")},
+                         m.date, m.name, m.percent
+                    FROM invoice_lines il JOIN schedules m ON m.invoice_line_id = il.id
+                   WHERE il.invoice_id = :invoice
+                  UNION ALL
+                  SELECT DISTINCT 'm', ci.item_id, il.line_id, il.id, ci.amount, ci.amount, ci.date, ci.name, ci.percent
+                    FROM invoice_lines il JOIN credited_items ci ON ci.source_line_id = il.id AND ci.kind = 'm'
+                    JOIN invoice_lines cl ON cl.id = ci.credit_line_id JOIN invoices cn ON cn.id = cl.invoice_id
+                   WHERE il.invoice_id = :invoice AND cn.status = 'confirmed' AND cn.write_off = 0)
+                ORDER BY line_id, date, item_id""", {"invoice": invoice_id}))
+
+    def add_credit_note(self, invoice: dict, items: list[tuple], write_off: bool, reason: str | None) -> str:
+        """A draft credit note for `invoice` (an invoice_row), in its own number series,
+        crediting (kind, item_id, line_id, source_line_id, amount, date, name, percent)
+        items: one line per contract line, at minus what it credits, with the tax its
+        invoice line has."""
+        value = self._one("SELECT value FROM counters WHERE name = 'credit_note_number'", [])["value"] + 1
+        self.db.execute("UPDATE counters SET value = ? WHERE name = 'credit_note_number'", [value])
+        number = f"CRN-{value:06d}"
+        note_id = self.conn.execute(
+            """INSERT INTO invoices (number, contract_id, run_date, status, run_id, created_at, type, credits_id,
+                                     write_off, reason)
+               VALUES (?, ?, ?, 'draft', NULL, ?, 'credit-note', ?, ?, ?)""",
+            [number, invoice["contract_id"], invoice["run_date"], clock.stamp(), invoice["id"], int(write_off),
+             reason]).lastrowid
+        by_line: dict[int, list[tuple]] = {}
+        for item in items:
+            by_line.setdefault(item[2], []).append(item)
+        for line_id in sorted(by_line):
+            credited = by_line[line_id]
+            credit_line = self.conn.execute(
+                """INSERT INTO invoice_lines (invoice_id, line_id, name, amount, items, tax_category, tax_rate,
+                                              tax_exemption_reason)
+                   SELECT ?, il.line_id, il.name, ?, ?, il.tax_category, il.tax_rate, il.tax_exemption_reason
+                     FROM invoice_lines il WHERE il.id = ?""",
+                [note_id, -sum(i[4] for i in credited), len(credited), credited[0][3]]).lastrowid
+            self.conn.executemany(
+                """INSERT INTO credited_items (credit_line_id, kind, item_id, amount, source_line_id, date, name, percent)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                [(credit_line, kind, item_id, amount, source, when, name, percent)
+                 for kind, item_id, _, source, amount, when, name, percent in credited])
+        return number
+
+    def handed_over(self, numbers: list[str], fmt: str) -> set[str]:
+        """The numbers among `numbers` that an `export --new` in FMT handed over before."""
+        return {row[0] for row in self.conn.execute(
+            """SELECT i.number FROM json_each(?) n JOIN invoices i ON i.number = n.value
+                 JOIN hand_overs h ON h.invoice_id = i.id AND h.format = ?""", [json.dumps(numbers), fmt])}
+
+    def record_hand_over(self, numbers: list[str], fmt: str, stamp: str) -> None:
+        self.conn.execute(
+            """INSERT INTO hand_overs (invoice_id, format, handed_over_at)
+               SELECT i.id, ?, ? FROM json_each(?) n JOIN invoices i ON i.number = n.value""",
+            [fmt, stamp, json.dumps(numbers)])
+
+    def hand_overs(self, number: str) -> dict[str, datetime]:
+        """{format: when} of one document's hand-overs."""
+        return {fmt: clock.from_stamp(at) for fmt, at in self.conn.execute(
+            """SELECT h.format, h.handed_over_at FROM hand_overs h JOIN invoices i ON i.id = h.invoice_id
+                WHERE i.number = ? ORDER BY h.format""", [number])}

@@ -1,0 +1,346 @@
+"""The invoice run: staging the due run dates and the billable items, the not-to-exceed
+limit, writing the invoices, the lines passed over, and run undo. Set-based: a few
+statements over all due lines, never a query per line."""
+
+from collections.abc import Iterable
+from datetime import date
+
+from invoicer import clock
+from invoicer.errors import NotFound
+from invoicer.model import (
+    Instance,
+    Run,
+    Skip,
+)
+from invoicer.store.connection import Connection
+from invoicer.store.rows import BILLED, _date, _iso
+from invoicer.tax import rate_to_store, seller_reason
+
+
+class Runs(Connection):
+    """The invoice run: its set-based statements over all due lines, its skips, its undo."""
+
+    def has_run_for(self, run_date: date) -> bool:
+        return bool(self._one("SELECT 1 FROM runs WHERE run_date = ? AND undone_at IS NULL", [run_date.isoformat()]))
+
+    def latest_run_date(self) -> date | None:
+        """The latest run date of a Process step not undone (an undone run is none)."""
+        row = self._one("SELECT max(run_date) AS latest FROM runs WHERE undone_at IS NULL", [])
+        return _date(row["latest"])
+
+    def due_schedule_kinds(self, run_date: date) -> list[dict]:
+        """The distinct (schedule, processed through) of the date-based schedules with a run
+        date due by `run_date`: a book of 100,000 lines on one monthly schedule has one."""
+        return list(self._rows(
+            """SELECT DISTINCT s.frequency, s.rrule, s.dates, s.start, s."end", l.processed_through
+                 FROM schedules s JOIN contract_lines l ON l.id = s.line_id
+                WHERE s.kind = 'dates' AND s.next_run_date <= ? AND l.closed = 0""", [run_date.isoformat()]))
+
+    def begin_run(self, instance: Instance | None, run_date: date, forced: bool) -> int:
+        now = clock.stamp()
+        return self.db["runs"].insert(
+            {"instance_id": instance and instance.id, "workflow": instance and instance.workflow,
+             "run_date": run_date.isoformat(),
+             "started_at": now, "ended_at": now, "forced": int(forced)}
+        ).last_pk
+
+    def end_run(self, run_id: int) -> None:
+        self.db.execute("UPDATE runs SET ended_at = ? WHERE id = ?", [clock.stamp(), run_id])
+
+    def stage_due_run_dates(self, run_date: date, plans: list[tuple[dict, Iterable[tuple[str, str]], str | None]],
+                            run_id: int | None = None) -> None:
+        """Load the run's due (line, run date, cut-off) rows and move each due schedule on,
+        recording where each stood before in `run_moves` (what `run undo` puts back).
+        A plan is (a schedule kind from `due_schedule_kinds`, its pending (run date, cut-off)
+        pairs in order, read as a stream, and its next run date after this run)."""
+        for table in ("plan", "plan_dates", "due_schedules", "due"):
+            self.db.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        self.db.execute(
+            """CREATE TEMP TABLE plan (id INTEGER PRIMARY KEY, frequency TEXT, rrule TEXT, dates TEXT, start TEXT,
+                   "end" TEXT, processed_through TEXT, through TEXT, next_run_date TEXT)""")
+        self.db.execute("CREATE TEMP TABLE plan_dates (plan_id INTEGER, run_date TEXT, cutoff TEXT)")
+        for number, (kind, pending, following) in enumerate(plans, start=1):
+            self.conn.executemany("INSERT INTO temp.plan_dates VALUES (?, ?, ?)",
+                                  ((number, day, cutoff) for day, cutoff in pending))
+            # Processed through the last pending run date, or as far as before.
+            self.conn.execute(
+                """INSERT INTO temp.plan VALUES (?, ?, ?, ?, ?, ?, ?,
+                       coalesce((SELECT max(run_date) FROM temp.plan_dates WHERE plan_id = ?), ?), ?)""",
+                [number, kind["frequency"], kind["rrule"], kind["dates"], kind["start"], kind["end"],
+                 kind["processed_through"], number, kind["processed_through"], following])
+        self.db.execute(
+            """CREATE TEMP TABLE due_schedules AS
+               SELECT s.id AS schedule_id, s.line_id, p.id AS plan_id
+                 FROM schedules s JOIN contract_lines l ON l.id = s.line_id
+                 JOIN temp.plan p ON s.frequency IS p.frequency AND s.rrule IS p.rrule AND s.dates IS p.dates
+                      AND s.start IS p.start AND s."end" IS p."end" AND l.processed_through IS p.processed_through
+                WHERE s.kind = 'dates' AND s.next_run_date <= ? AND l.closed = 0""", [run_date.isoformat()])
+        if run_id is not None:
+            self.db.execute(
+                """INSERT INTO run_moves (run_id, line_id, schedule_id, processed_through, next_run_date)
+                   SELECT ?, ds.line_id, ds.schedule_id, l.processed_through, s.next_run_date
+                     FROM temp.due_schedules ds JOIN schedules s ON s.id = ds.schedule_id
+                     JOIN contract_lines l ON l.id = ds.line_id""", [run_id])
+        self.db.execute(
+            "CREATE TEMP TABLE due (line_id INTEGER, run_date TEXT, cutoff TEXT, PRIMARY KEY (line_id, run_date)) WITHOUT ROWID")
+        self.db.execute(
+            """INSERT INTO temp.due SELECT ds.line_id, pd.run_date, pd.cutoff
+                 FROM temp.due_schedules ds JOIN temp.plan_dates pd ON pd.plan_id = ds.plan_id
+                ORDER BY ds.line_id, pd.run_date""")
+        self.db.execute(
+            """UPDATE schedules SET next_run_date = p.next_run_date
+                 FROM temp.due_schedules ds JOIN temp.plan p ON p.id = ds.plan_id
+                WHERE schedules.id = ds.schedule_id""")
+        self.db.execute(
+            """UPDATE contract_lines SET processed_through = p.through
+                 FROM temp.due_schedules ds JOIN temp.plan p ON p.id = ds.plan_id
+                WHERE contract_lines.id = ds.line_id""")
+
+    def stage_billable(self, run_date: date, latest_run_date: date | None) -> None:
+        """Every item this run may bill, each with its invoice run date: unbilled
+        transactions on or before a due run date's cut-off (the earliest such run date),
+        and ready milestones dated on or before the run date."""
+        for table in ("due_lines", "billable", "held"):
+            self.db.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        self.db.execute("CREATE TEMP TABLE held (line_id INTEGER NOT NULL, item_id INTEGER NOT NULL, date TEXT NOT NULL)")
+        self.db.execute("CREATE INDEX temp.held_by_line ON held (line_id, date)")
+        self.db.execute(
+            """CREATE TEMP TABLE due_lines AS
+               SELECT line_id, count(*) AS n, min(run_date) AS first_run_date, max(cutoff) AS last_cutoff
+                 FROM temp.due GROUP BY line_id""")
+        self.db.execute(
+            """CREATE TEMP TABLE billable (line_id INTEGER NOT NULL, run_date TEXT NOT NULL, kind TEXT NOT NULL,
+                   item_id INTEGER NOT NULL, date TEXT NOT NULL, amount INTEGER NOT NULL,
+                   PRIMARY KEY (line_id, run_date, kind, item_id)) WITHOUT ROWID""")
+        self.db.execute(
+            """INSERT INTO temp.billable (kind, item_id, line_id, run_date, date, amount)
+               SELECT 't', t.id, t.line_id,
+                      CASE WHEN d.n = 1 THEN d.first_run_date
+                           ELSE (SELECT min(x.run_date) FROM temp.due x
+                                  WHERE x.line_id = t.line_id AND x.cutoff >= t.date) END,
+                      t.date, t.amount
+                 FROM temp.due_lines d
+                 JOIN contract_lines l ON l.id = d.line_id AND l.billing_method = 'time-and-material'
+                 JOIN transactions t ON t.line_id = d.line_id
+                WHERE t.invoice_line_id IS NULL AND t.date <= d.last_cutoff""")
+        self.db.execute(
+            """INSERT INTO temp.billable (kind, item_id, line_id, run_date, date, amount)
+               SELECT 'm', m.id, m.line_id,
+                      CASE WHEN (:latest IS NULL OR m.date > :latest)
+                                -- a milestone a confirmed credit note returned is late
+                                AND NOT EXISTS (SELECT 1 FROM credited_items ci
+                                                 WHERE ci.kind = 'm' AND ci.item_id = m.id)
+                           THEN m.date ELSE :run_date END,
+                      m.date, m.amount
+                 FROM schedules m JOIN contract_lines l ON l.id = m.line_id AND l.billing_method = 'fixed-price'
+                WHERE m.kind = 'milestone' AND m.invoice_line_id IS NULL AND m.ready = 1
+                  AND m.date <= :run_date AND l.closed = 0""",
+            {"latest": _iso(latest_run_date), "run_date": run_date.isoformat()})
+
+    def lines_over_cap(self) -> list[tuple[int, int]]:
+        """(line id, headroom) of the capped lines whose billable transactions add up to
+        more than what their not-to-exceed limit has left."""
+        rows = self._rows(
+            f"""SELECT b.line_id, l.not_to_exceed - {BILLED.format(line='b.line_id')} AS headroom,
+                      sum(b.amount) AS wanted
+                 FROM temp.billable b JOIN contract_lines l ON l.id = b.line_id
+                WHERE b.kind = 't' AND l.not_to_exceed IS NOT NULL
+                GROUP BY b.line_id HAVING wanted > headroom""")
+        return [(row["line_id"], row["headroom"]) for row in rows]
+
+    def billable_transactions(self, line_id: int) -> list[tuple[int, int]]:
+        """(transaction id, amount) in billing order: by transaction date, then entry."""
+        return [(row["item_id"], row["amount"]) for row in self._rows(
+            "SELECT item_id, amount FROM temp.billable WHERE kind = 't' AND line_id = ? ORDER BY date, item_id",
+            [line_id])]
+
+    def hold_transactions(self, line_id: int, transaction_ids: Iterable[int]) -> None:
+        """Move transactions the not-to-exceed limit holds back out of the billable items."""
+        held = [(line_id, i) for i in transaction_ids]
+        self.conn.executemany(
+            """INSERT INTO temp.held SELECT line_id, item_id, date FROM temp.billable
+                WHERE line_id = ? AND kind = 't' AND item_id = ?""", held)
+        self.conn.executemany("DELETE FROM temp.billable WHERE line_id = ? AND kind = 't' AND item_id = ?", held)
+
+    def write_invoices(self, run_id: int) -> None:
+        """One invoice per contract and invoice run date, numbered in order of run date,
+        then contract name; one invoice line per contract line; each item linked to it."""
+        now = clock.stamp()
+        base = self._one("SELECT value FROM counters WHERE name = 'invoice_number'", [])["value"]
+        self.db.execute(
+            """INSERT INTO invoices (number, contract_id, run_date, status, run_id, created_at)
+               SELECT printf('INV-%06d', :base + row_number() OVER (ORDER BY k.run_date, c.name)),
+                      k.contract_id, k.run_date, 'draft', :run_id, :now
+                 FROM (SELECT DISTINCT l.contract_id, b.run_date FROM temp.billable b
+                         JOIN contract_lines l ON l.id = b.line_id) k
+                 JOIN contracts c ON c.id = k.contract_id
+                ORDER BY k.run_date, c.name""",
+            {"base": base, "run_id": run_id, "now": now})
+        self.db.execute(
+            "UPDATE counters SET value = value + (SELECT count(*) FROM invoices WHERE run_id = ?) WHERE name = 'invoice_number'",
+            [run_id])
+        # Each invoice line keeps the tax its contract line has now, else the seller's.
+        seller = self.seller()
+        self.db.execute(
+            """INSERT INTO invoice_lines (invoice_id, line_id, name, amount, items,
+                                          tax_category, tax_rate, tax_exemption_reason)
+               SELECT i.id, b.line_id, l.name, sum(b.amount), count(*),
+                      coalesce(l.tax_category, :seller_category),
+                      CASE WHEN l.tax_category IS NULL THEN :seller_rate ELSE l.tax_rate END,
+                      CASE WHEN l.tax_category IS NULL THEN :seller_reason ELSE l.tax_exemption_reason END
+                 FROM temp.billable b
+                 JOIN contract_lines l ON l.id = b.line_id
+                 JOIN invoices i ON i.run_id = :run_id AND i.contract_id = l.contract_id AND i.run_date = b.run_date
+                GROUP BY i.id, b.line_id ORDER BY i.id, b.line_id""",
+            {"run_id": run_id, "seller_category": seller.tax_category, "seller_rate": rate_to_store(seller.tax_rate),
+             "seller_reason": seller_reason(seller.tax_category)})
+        self.db.execute("DROP TABLE IF EXISTS temp.placed")
+        self.db.execute(
+            """CREATE TEMP TABLE placed (line_id INTEGER, run_date TEXT, invoice_line_id INTEGER,
+                                          PRIMARY KEY (line_id, run_date)) WITHOUT ROWID""")
+        self.db.execute(
+            """INSERT INTO temp.placed SELECT il.line_id, i.run_date, il.id
+                 FROM invoices i JOIN invoice_lines il ON il.invoice_id = i.id WHERE i.run_id = ?""", [run_id])
+        for kind, table in (("t", "transactions"), ("m", "schedules")):
+            self.db.execute(
+                f"""UPDATE {table} SET invoice_line_id = p.invoice_line_id
+                      FROM temp.billable b JOIN temp.placed p ON p.line_id = b.line_id AND p.run_date = b.run_date
+                     WHERE b.kind = '{kind}' AND {table}.id = b.item_id""")
+
+    # Why a line is passed over, as (line_id, reason, run_date, detail) rows. These need
+    # only the book, so `doctor` forecasts them too; run them after the items are linked.
+    _STANDING_SKIPS = (
+        # A time-and-material line needs a date-based invoice schedule.
+        """SELECT l.id, 'no-schedule', NULL, NULL FROM contract_lines l
+            WHERE l.billing_method = 'time-and-material' AND l.closed = 0
+              AND NOT EXISTS (SELECT 1 FROM schedules s WHERE s.line_id = l.id AND s.kind = 'dates')""",
+        # A fixed-price line needs milestones.
+        """SELECT l.id, 'no-milestones', NULL, NULL FROM contract_lines l
+            WHERE l.billing_method = 'fixed-price' AND l.closed = 0
+              AND NOT EXISTS (SELECT 1 FROM schedules s WHERE s.line_id = l.id AND s.kind = 'milestone')""",
+        """SELECT m.line_id, 'milestone-not-ready', :run_date,
+                  group_concat(m.name || ' (' || m.date || ')', ', ')
+             FROM schedules m JOIN contract_lines l ON l.id = m.line_id AND l.closed = 0
+            WHERE m.kind = 'milestone' AND m.invoice_line_id IS NULL AND m.ready = 0 AND m.date <= :run_date
+            GROUP BY m.line_id""",
+        # Unbilled transactions on a line whose schedule has no run date left.
+        """SELECT s.line_id, 'schedule-ended', NULL,
+                  count(*) || ' unbilled transaction(s) and no invoice run date left'
+             FROM schedules s JOIN transactions t ON t.line_id = s.line_id AND t.invoice_line_id IS NULL
+             JOIN contract_lines l ON l.id = s.line_id AND l.closed = 0
+            WHERE s.kind = 'dates' AND s.next_run_date IS NULL
+            GROUP BY s.line_id""",
+    )
+
+    # ... and those that only this run's staged items tell.
+    _RUN_SKIPS = (
+        # A run date with nothing to bill, and nothing held back by the limit either.
+        """SELECT d.line_id, 'no-transactions', d.run_date, NULL FROM temp.due d
+             JOIN contract_lines l ON l.id = d.line_id AND l.billing_method = 'time-and-material'
+            WHERE NOT EXISTS (SELECT 1 FROM temp.billable b
+                               WHERE b.line_id = d.line_id AND b.run_date = d.run_date)
+              AND NOT EXISTS (SELECT 1 FROM temp.held h WHERE h.line_id = d.line_id AND h.date <= d.cutoff)""",
+        # Each run date at which a held-back transaction was waiting, as a daily run would say.
+        """SELECT d.line_id, 'over-not-to-exceed', d.run_date,
+                  count(*) || ' transaction(s) held back by the not-to-exceed limit'
+             FROM temp.held h JOIN temp.due d ON d.line_id = h.line_id AND h.date <= d.cutoff
+            GROUP BY d.line_id, d.run_date""",
+    )
+
+    def write_skips(self, run_id: int, run_date: date) -> None:
+        """The lines batch invoicing passed over in this run, and why: one record a line,
+        reason and detail, with the first and last run date it covers and their count."""
+        params = {"run_id": run_id, "run_date": run_date.isoformat()}
+        for select in self._STANDING_SKIPS + self._RUN_SKIPS:
+            self.db.execute(
+                f"""WITH k (line_id, reason, run_date, detail) AS ({select})
+                    INSERT INTO run_skips (run_id, line_id, reason, run_date, detail, last_run_date, count)
+                    SELECT :run_id, line_id, reason, min(run_date), detail, max(run_date), count(*)
+                      FROM k GROUP BY line_id, reason, detail""",
+                params)
+
+    def standing_skips(self, run_date: date) -> list[Skip]:
+        """The lines a run for `run_date` would pass over whatever it stages."""
+        union = " UNION ALL ".join(f"SELECT * FROM ({select})" for select in self._STANDING_SKIPS)
+        return [
+            Skip(line_id=r[0], contract=r[5], name=r[4], reason=r[1], run_date=_date(r[2]), detail=r[3],
+                 last_run_date=_date(r[2]))
+            for r in self.conn.execute(
+                f"""WITH k (line_id, reason, run_date, detail) AS ({union})
+                    SELECT k.*, l.name, c.name FROM k
+                      JOIN contract_lines l ON l.id = k.line_id JOIN contracts c ON c.id = l.contract_id
+                     ORDER BY c.name, k.line_id""", {"run_date": run_date.isoformat()})
+        ]
+
+    def run_skips(self, run_id: int) -> list[Skip]:
+        return [
+            Skip(line_id=r["line_id"], contract=r["contract"], name=r["name"], reason=r["reason"],
+                 run_date=_date(r["run_date"]), detail=r["detail"], last_run_date=_date(r["last_run_date"]),
+                 count=r["count"])
+            for r in self._rows(
+                """SELECT s.*, l.name, c.name AS contract FROM run_skips s
+                     JOIN contract_lines l ON l.id = s.line_id JOIN contracts c ON c.id = l.contract_id
+                    WHERE s.run_id = ? ORDER BY c.name, s.line_id, s.run_date""", [run_id])
+        ]
+
+    def run(self, run_id: int) -> Run:
+        found = self.runs(run_id=run_id)
+        if not found:
+            raise NotFound(f"run_id: no run with id {run_id} (see `invoicer run list`)")
+        return found[0]
+
+    def runs(self, limit: int | None = None, run_id: int | None = None) -> list[Run]:
+        if run_id is not None:
+            rows = list(self._rows("SELECT * FROM runs WHERE id = ?", [run_id]))
+        else:
+            rows = list(self._rows(
+                "SELECT * FROM runs ORDER BY id DESC" + (" LIMIT ?" if limit else ""), [limit] if limit else []))
+        return [
+            Run(id=r["id"], run_date=date.fromisoformat(r["run_date"]),
+                started_at=clock.from_stamp(r["started_at"]), ended_at=clock.from_stamp(r["ended_at"]),
+                forced=bool(r["forced"]), workflow=r["workflow"], undone=r["undone_at"] is not None,
+                invoices=tuple(x["number"] for x in self._rows(
+                    "SELECT number FROM invoices WHERE run_id = ? ORDER BY id", [r["id"]])),
+                skipped=tuple(self.run_skips(r["id"])))
+            for r in reversed(rows)
+        ]
+
+    def run_row(self, run_id: int) -> dict:
+        row = self._one("SELECT * FROM runs WHERE id = ?", [run_id])
+        if row is None:
+            raise NotFound(f"run_id: no run with id {run_id} (see `invoicer run list`)")
+        return row
+
+    def latest_run_id(self) -> int | None:
+        """The run `run undo` may take back: the latest one not undone."""
+        return self.conn.execute("SELECT max(id) FROM runs WHERE undone_at IS NULL").fetchone()[0]
+
+    def first_confirmed_of_run(self, run_id: int) -> str | None:
+        row = self._one("SELECT number FROM invoices WHERE run_id = ? AND status = 'confirmed' ORDER BY id LIMIT 1",
+                        [run_id])
+        return row and row["number"]
+
+    def undo_run(self, run_id: int) -> list[dict]:
+        """Cancel the run's drafts (what they billed becomes billable again), put each line
+        it moved back where it stood, and mark it undone. Returns the lines whose date
+        schedule was replaced since (line_id, processed_through, and the schedule's row):
+        their next run date is the caller's to work out."""
+        params = {"run": run_id, "now": clock.stamp()}
+        self._release_items(
+            """SELECT il.id FROM invoice_lines il JOIN invoices i ON i.id = il.invoice_id
+                WHERE i.run_id = :run AND i.status = 'draft'""", params)
+        self.db.execute("UPDATE invoices SET status = 'cancelled', changed_at = :now WHERE run_id = :run AND status = 'draft'",
+                        params)
+        self.db.execute(
+            """UPDATE contract_lines SET processed_through = m.processed_through
+                 FROM run_moves m WHERE m.run_id = :run AND contract_lines.id = m.line_id""", params)
+        self.db.execute(
+            """UPDATE schedules SET next_run_date = m.next_run_date
+                 FROM run_moves m WHERE m.run_id = :run AND schedules.id = m.schedule_id""", params)
+        replaced = list(self._rows(
+            """SELECT s.*, m.processed_through FROM run_moves m
+                 JOIN schedules s ON s.line_id = m.line_id AND s.kind = 'dates' AND s.id != m.schedule_id
+                WHERE m.run_id = :run""", params))
+        self.db.execute("DELETE FROM run_moves WHERE run_id = :run", params)
+        self.db.execute("UPDATE runs SET undone_at = :now WHERE id = :run", params)
+        return replaced
