@@ -10,11 +10,13 @@ The transaction import is timed twice on the same book: without refs, and with a
 every row (spec section 11: the ref lookup a batch, the unique index), then that file
 again (every row unchanged).
 
-usage: python bench/bench.py [--contracts N] [--per-line K] [--scaling]
+usage: python bench/bench.py [--contracts N] [--per-line K] [--repeat R] [--scaling]
 """
 
 import argparse
+import json
 import os
+import re
 import random
 import shutil
 import sqlite3
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+SHARED_FLOOR = HERE.parent.parent / "shared" / "bench" / "floor.py"
 EXE = shutil.which("invoicer", path=str(HERE.parent / ".venv" / "bin")) or shutil.which("invoicer")
 JOB = "Bench create invoices"
 RUN_DATE = "2026-11-01"
@@ -39,16 +42,31 @@ def invoicer(db: Path, *args: str) -> str:
     return proc.stdout
 
 
-def run_measured(db: Path, *args: str) -> tuple[float, float]:
-    """(seconds, peak RSS MiB) of one `invoicer` process, from its own rusage."""
-    start = time.perf_counter()
-    proc = subprocess.Popen([EXE, "--db", str(db), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=ENV)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
+def run_measured(db: Path, *args: str, out: Path | None = None) -> tuple[float, float]:
+    """(seconds, peak RSS MiB) of one `invoicer` process, from its own rusage; its stdout
+    to the file `out` (as cron's redirection to a log), else discarded."""
+    with open(out or os.devnull, "wb") as stdout:
+        start = time.perf_counter()
+        proc = subprocess.Popen([EXE, "--db", str(db), *args], stdout=stdout, stderr=subprocess.PIPE, env=ENV)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
     if status:
         sys.exit(f"invoicer {' '.join(args)} failed: {proc.stderr.read().decode().strip()}")
     return seconds, usage.ru_maxrss / 1024
+
+
+def shared_floor(folder: Path, contracts: int, per_line: int) -> float:
+    """run_s of ../shared/bench/floor.py: it builds its own book of the same shape, then
+    times the month-end alone."""
+    db = folder / "shared-floor.db"
+    done = subprocess.run([sys.executable, str(SHARED_FLOOR), str(db), str(contracts), str(per_line)],
+                          capture_output=True, text=True, check=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    found = re.search(r"run_s=([0-9.]+)", done.stdout)
+    if found is None:
+        sys.exit(f"floor.py printed no run_s: {done.stdout.strip()}")
+    return float(found.group(1))
 
 
 def write_book(folder: Path, contracts: int, per_line: int, seed: int = 7) -> dict[str, int]:
@@ -141,7 +159,38 @@ def totals(db: Path) -> dict[str, int]:
     return dict(rows)
 
 
-def month_end(contracts: int, per_line: int, work: Path) -> dict:
+def printed_totals(out: Path, per_line: int, dry: bool = False) -> dict[str, int]:
+    """Each contract's total in cents, from the JSON document `run-once --json` printed;
+    checks that every invoice has its two lines, each with its transactions, and adds up."""
+    with open(out, encoding="utf-8") as printed:
+        document = json.load(printed)
+    status = "dry-run" if dry else "completed"
+    if document["status"] != status or document["skipped"]:
+        sys.exit(f"run-once --json: status {document['status']}, {len(document['skipped'])} lines skipped")
+    found = {}
+    for invoice in document["invoices"]:
+        lines, total = invoice["lines"], _cents(invoice["total"])
+        if [line["transactions"] for line in lines] != [per_line, per_line] \
+                or invoice["status"] != ("dry-run" if dry else "draft") or (invoice["number"] is None) != dry \
+                or total != sum(_cents(line["amount"]) for line in lines) or invoice["total_with_tax"] != invoice["total"]:
+            sys.exit(f"run-once --json printed a wrong invoice: {invoice}")
+        found[invoice["contract"]] = total
+    return found
+
+
+def _cents(amount: str) -> int:
+    whole, _, cents = amount.partition(".")
+    return int(whole) * 100 + int(cents)
+
+
+def fresh_copy(source: Path, copy: Path) -> Path:
+    for suffix in ("-wal", "-shm"):
+        Path(f"{copy}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(source, copy)
+    return copy
+
+
+def month_end(contracts: int, per_line: int, work: Path, repeat: int = 1) -> dict:
     book = work / f"book-{contracts}x{per_line}"
     book.mkdir()
     expected = write_book(book, contracts, per_line)
@@ -171,14 +220,36 @@ def month_end(contracts: int, per_line: int, work: Path) -> dict:
     with_refs.unlink()
     invoicer(db, "job", "run-workflow", JOB, "--workflow", "ProcessRunCaller")
     checkpointed(db)
-    copy = book / "floor.db"
-    shutil.copyfile(db, copy)
-    figures["floor_s"] = floor(copy)
-    figures["run_s"], figures["run_peak_mib"] = run_measured(db, "run-once", "--date", RUN_DATE)
-    got, floor_got = totals(db), totals(copy)
-    if got != expected or floor_got != expected:
-        sys.exit("wrong totals: invoicer and the floor do not both bill every contract's transactions exactly")
-    figures["invoices_checked"] = len(got)
+    turns: dict[str, list[float]] = {}
+    out = book / "run-once.json"
+    for turn in range(repeat):
+        measured = {"shared_floor_s": shared_floor(book, contracts, per_line)}
+        cron = fresh_copy(db, book / "cron.db")
+        measured["cron_s"], measured["cron_peak_mib"] = run_measured(cron, "run-once", "--date", RUN_DATE, "--json",
+                                                                     out=out)
+        copy = fresh_copy(db, book / "floor.db")
+        measured["floor_s"] = floor(copy)
+        table = fresh_copy(db, book / "table.db")
+        measured["run_s"], measured["run_peak_mib"] = run_measured(table, "run-once", "--date", RUN_DATE,
+                                                                   out=book / "run-once.txt")
+        # The dry run and explain roll back: the book before the run serves every turn.
+        measured["dry_s"], measured["dry_peak_mib"] = run_measured(db, "run-once", "--date", RUN_DATE, "--dry-run",
+                                                                   "--json", out=book / "dry-run.json")
+        measured["explain_s"], measured["explain_peak_mib"] = run_measured(db, "explain", "1", "--date", RUN_DATE,
+                                                                           "--json", out=book / "explain.json")
+        if turn == 0:
+            checked = [totals(table), totals(copy), totals(cron), printed_totals(out, per_line),
+                       printed_totals(book / "dry-run.json", per_line, dry=True)]
+            if any(found != expected for found in checked):
+                sys.exit("wrong totals: invoicer (table, --json, --dry-run --json) and the floor do not all bill "
+                         "every contract's transactions exactly")
+            figures["invoices_checked"] = len(checked[0])
+        for key, value in measured.items():
+            turns.setdefault(key, []).append(value)
+    figures.update({key: statistics.median(values) for key, values in turns.items()})
+    # Ratios turn by turn, each against the floor measured beside it, then their median.
+    figures["cron_ratio"] = statistics.median(c / f for c, f in zip(turns["cron_s"], turns["shared_floor_s"]))
+    figures["run_ratio"] = statistics.median(r / f for r, f in zip(turns["run_s"], turns["floor_s"]))
     shutil.rmtree(book)
     return figures
 
@@ -210,8 +281,10 @@ def compile_package() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--contracts", type=int, default=10_000)
+    parser.add_argument("--contracts", type=int, nargs="+", default=[10_000], metavar="N",
+                        help="one book of each size (default 10,000 contracts)")
     parser.add_argument("--per-line", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=1, help="turns of the timed runs on each book; medians shown")
     parser.add_argument("--scaling", action="store_true", help="also run at 10x fewer and 100x fewer transactions")
     args = parser.parse_args()
     if not EXE:
@@ -219,17 +292,20 @@ def main() -> None:
     compile_package()
     work = Path(tempfile.mkdtemp(prefix="invoicer-bench-"))
     try:
-        sizes = [args.contracts]
+        sizes = list(args.contracts)
         if args.scaling:
-            sizes = [max(1, args.contracts // 100), max(1, args.contracts // 10), args.contracts]
-        print(f"{'transactions':>12} {'run-once s':>10} {'floor s':>8} {'ratio':>6} {'peak MiB':>8} "
-              f"{'tx import rows/s':>16} {'invoices ok':>11}")
+            sizes = sorted({max(1, n // d) for n in sizes for d in (100, 10, 1)})
+        print(f"{'transactions':>12} {'--json s':>8} {'floor.py s':>10} {'ratio':>6} {'peak MiB':>8} "
+              f"{'table s':>7} {'own floor s':>11} {'ratio':>6} {'peak MiB':>8} {'invoices ok':>11} {'load':>5}")
         for n in sizes:
-            f = month_end(n, args.per_line, work)
-            print(f"{f['transactions']:>12,} {f['run_s']:>10.2f} {f['floor_s']:>8.2f} "
-                  f"{f['run_s'] / f['floor_s']:>6.2f} {f['run_peak_mib']:>8.0f} "
-                  f"{f['transaction_import_rows_per_s']:>16,.0f} {f['invoices_checked']:>11,}")
-            print(f"{'':>12} contract import {f['contract_import_rows_per_s']:,.0f} rows/s, "
+            f = month_end(n, args.per_line, work, args.repeat)
+            print(f"{f['transactions']:>12,} {f['cron_s']:>8.2f} {f['shared_floor_s']:>10.2f} {f['cron_ratio']:>6.2f} "
+                  f"{f['cron_peak_mib']:>8.0f} {f['run_s']:>7.2f} {f['floor_s']:>11.2f} {f['run_ratio']:>6.2f} "
+                  f"{f['run_peak_mib']:>8.0f} {f['invoices_checked']:>11,} {os.getloadavg()[0]:>5.1f}")
+            print(f"{'':>12} run-once --dry-run --json {f['dry_s']:.2f} s ({f['dry_peak_mib']:.0f} MiB), "
+                  f"explain --json {f['explain_s']:.2f} s ({f['explain_peak_mib']:.0f} MiB)")
+            print(f"{'':>12} transaction import {f['transaction_import_rows_per_s']:,.0f} rows/s, "
+                  f"contract import {f['contract_import_rows_per_s']:,.0f} rows/s, "
                   f"schedule import {f['schedule_import_rows_per_s']:,.0f} rows/s")
             print(f"{'':>12} transaction import with a ref a row {f['refs_import_rows_per_s']:,.0f} rows/s, "
                   f"the same file again (all unchanged) {f['refs_again_rows_per_s']:,.0f} rows/s")
