@@ -3,6 +3,8 @@ step, and the Process step that turns every due line into draft invoices in one
 transaction. The store does the set-based work; the engine holds the rules."""
 
 import shlex
+import tempfile
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 
 from invoicer import clock, engine, schedules
@@ -35,9 +37,10 @@ def start_hint(store: Store) -> str:
 
 
 def run_once(store: Store, run_date: date | None, dry_run: bool = False, force: bool = False,
-             allow_future: bool = False, shown: int | None = None) -> RunResult:
+             allow_future: bool = False, shown: int | None = None, as_json: bool = False) -> RunResult:
     """One call of the run, as cron makes it. `shown` keeps only that many invoices in the
-    result (a summary for people); the run itself is the same."""
+    result (a summary for people); `as_json` gives every invoice as its JSON text, read
+    once the run is committed (see _process_step). The run itself is the same."""
     today = clock.today()
     run_date = run_date or today
     if run_date > today and not dry_run and not allow_future:
@@ -54,26 +57,28 @@ def run_once(store: Store, run_date: date | None, dry_run: bool = False, force: 
                 f"the job {instance.job_name!r} is inactive, so its workflow does not run; "
                 f"activate it with: invoicer job update {shlex.quote(instance.job_name)} --active"
             )
-        return process(store, instance, run_date, force=force, dry_run=dry_run, shown=shown)
+        return process(store, instance, run_date, force=force, dry_run=dry_run, shown=shown, as_json=as_json)
 
 
 def process(store: Store, instance: Instance, run_date: date, force: bool = False,
-            dry_run: bool = False, shown: int | None = None) -> RunResult:
+            dry_run: bool = False, shown: int | None = None, as_json: bool = False) -> RunResult:
     """One Process step for `run_date`, inside the caller's transaction; or `sleeping`."""
     if not force and engine.is_sleeping(run_date, store.has_run_for(run_date), instance):
         following = run_date + timedelta(days=1) if run_date < date.max else None
         return RunResult(status="sleeping", run_date=run_date, next_due=following)
-    return _process_step(store, instance, run_date, force, dry_run, shown)
+    return _process_step(store, instance, run_date, force, dry_run, shown, as_json)
 
 
-def forecast(store: Store, run_date: date) -> RunResult:
-    """What a Process step for `run_date` would make now, job or no job; the caller's
-    transaction must be rolled back."""
-    return _process_step(store, None, run_date, forced=True, dry_run=True)
+def forecast(store: Store, run_date: date, line_id: int) -> RunResult:
+    """What a Process step for `run_date` would make now of one line, job or no job: the
+    invoices it would put the line on, and the line's skips. The caller's transaction
+    must be rolled back."""
+    return _process_step(store, None, run_date, forced=True, dry_run=True, line_id=line_id)
 
 
 def _process_step(store: Store, instance: Instance | None, run_date: date, forced: bool,
-                  dry_run: bool, shown: int | None = None) -> RunResult:
+                  dry_run: bool, shown: int | None = None, as_json: bool = False,
+                  line_id: int | None = None) -> RunResult:
     latest_run_date = store.latest_run_date()
     run_id = store.begin_run(instance, run_date, forced=forced)
     plans = []
@@ -93,13 +98,41 @@ def _process_step(store: Store, instance: Instance | None, run_date: date, force
     store.write_invoices(run_id)
     store.write_skips(run_id, run_date)
     store.end_run(run_id)
-    invoices = store.invoices(run_id=run_id, first=shown)
-    skipped = store.run_skips(run_id)
+    status = "dry-run" if dry_run else "completed"
+    if as_json:
+        # A month-end prints 100,000 invoices: each is read as its JSON text when printed,
+        # after the commit, so that neither the run's result nor its document is ever held
+        # whole. A dry run's are read before its rollback, into a temporary file.
+        documents, skipped = store.invoice_documents(run_id, dry_run=dry_run), store.iter_run_skips(run_id)
+        if dry_run:
+            documents, skipped = _spooled(documents), tuple(skipped)
+        return RunResult(status=status, run_date=run_date, documents=documents, skipped=skipped,
+                         run_id=None if dry_run else run_id)
+    invoices = store.invoices(run_id=run_id, first=shown, line_id=line_id)
+    skipped = store.run_skips(run_id, line_id=line_id)
     if dry_run:
         invoices = [invoice._replace(number=None, status="dry-run") for invoice in invoices]
-    return RunResult(status="dry-run" if dry_run else "completed", run_date=run_date,
-                     invoices=tuple(invoices), skipped=tuple(skipped), invoice_count=store.count_invoices(run_id),
-                     run_id=None if dry_run else run_id)
+    return RunResult(status=status, run_date=run_date, invoices=tuple(invoices), skipped=tuple(skipped),
+                     invoice_count=store.count_invoices(run_id), run_id=None if dry_run else run_id)
+
+
+def _spooled(texts: Iterable[str]) -> Iterator[str]:
+    """The texts, written now to a temporary file, one a line, and read back as iterated:
+    what a dry run prints must be read before its rollback, and is printed after it, so
+    that the book is not held locked while a slow reader (a pager) reads, nor a month-end
+    held in memory. JSON text holds no newline of its own."""
+    spool = tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n")
+    for text in texts:
+        spool.write(text)
+        spool.write("\n")
+    spool.seek(0)
+    return _read_back(spool)
+
+
+def _read_back(spool) -> Iterator[str]:
+    with spool:
+        for line in spool:
+            yield line[:-1]
 
 
 def _iso(day: date | None) -> str | None:

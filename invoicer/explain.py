@@ -38,10 +38,10 @@ def explain(store: Store, line_id: int, on: date | None = None) -> Explanation:
         line = store.line(line_id)
         facts: dict = {}
         sentences = [_schedule_sentence(store, line, on, facts)]
-        result = billing.forecast(store, on)
+        result = billing.forecast(store, on, line.id)
     billed = tuple((invoice, l.amount, l.items) for invoice in result.invoices for l in invoice.lines
                    if l.line_id == line.id)
-    skipped = tuple(s for s in result.skipped if s.line_id == line.id)
+    skipped = tuple(result.skipped)
     noun = "milestone(s)" if line.billing_method == FIXED_PRICE else "transaction(s)"
     for invoice, amount, items in billed:
         sentences.append(f"A run for {on} would bill {items} {noun}, {format_amount(amount, line.currency)} "

@@ -3,6 +3,7 @@ currency) and `datetime.date` dates. The store builds them; the engine and rende
 them. Named tuples, not frozen dataclasses: a command defines them all at start-up, and
 imports build hundreds of thousands; both cost a fifth of a dataclass's."""
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple
@@ -215,15 +216,18 @@ class Skip(NamedTuple):
 
 class RunResult(NamedTuple):
     """What a call of the run did. `invoices` holds all `invoice_count` invoices it made,
-    or only the first ones when the caller asked for a summary."""
+    or only the first ones when the caller asked for a summary. When the caller asked for
+    the run's JSON, `documents` holds each invoice as its JSON text instead, and both
+    it and `skipped` are read as they are iterated (once), not held."""
 
     status: str  # completed | sleeping | dry-run
     run_date: date
     next_due: date | None = None
     invoices: tuple[Invoice, ...] = ()
-    skipped: tuple[Skip, ...] = ()
+    skipped: Iterable[Skip] = ()
     invoice_count: int = 0
     run_id: int | None = None  # the run record (a dry run's is rolled back)
+    documents: Iterable[str] = ()  # section 5's invoice objects as JSON text, in creation order
 
 
 class Run(NamedTuple):

@@ -25,9 +25,9 @@ def run_once(
     """
     run_date = parse_date(date, "date") if date is not None else None
     result = billing.run_once(store(ctx), run_date, dry_run=dry_run, force=force, allow_future=allow_future,
-                              shown=None if json_output else render.SHOWN_ROWS + 1)
+                              shown=None if json_output else render.SHOWN_ROWS + 1, as_json=json_output)
     if json_output:
-        render.emit(render.run_result_json(result))
+        render.emit_run_result(result)
     else:
         render.show_run_result(result)
 

@@ -1,8 +1,9 @@
 """The only package that speaks SQL. `Store` is one open database: the transactions every
 command runs in (connection), the schema and its migrations (schema), and the reads and
 writes of each area, one module each: the batch job (jobs), the book one row at a time
-(book), many rows at a time (imports), the invoice run's set-based statements (runs), and
-invoices and credit notes (invoices). Rows become the model's records in rows.
+(book), many rows at a time (imports), the invoice run's set-based statements (runs),
+invoices and credit notes (invoices), and the run's invoices as the JSON text
+`run-once --json` prints (run_json). Rows become the model's records in rows.
 
 Money is stored as integer minor units, dates as ISO text, moments as UTC ISO text."""
 
@@ -12,11 +13,12 @@ from invoicer.store.imports import Imports, NamedDateSchedules
 from invoicer.store.invoices import Invoices
 from invoicer.store.jobs import Jobs
 from invoicer.store.rows import schedule_from_row
+from invoicer.store.run_json import RunJson
 from invoicer.store.runs import Runs
 from invoicer.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, Schema
 
 
-class Store(Schema, Jobs, Book, Imports, Invoices, Runs):
+class Store(Schema, Jobs, Book, Imports, Invoices, Runs, RunJson):
     """One open database. Use `writing()` or `reading()` around each command."""
 
 

@@ -51,10 +51,11 @@ class Invoices(Connection):
                       number: str | None = None, details: bool = False, first: int | None = None,
                       customer: str | None = None, run_from: date | None = None, run_to: date | None = None,
                       type_: str | None = None, chosen: bool = False,
-                      numbers: list[str] | None = None) -> Iterator[Invoice]:
+                      numbers: list[str] | None = None, line_id: int | None = None) -> Iterator[Invoice]:
         """Invoices and credit notes in creation order, one at a time (only the `first`
-        ones of a run, or of temp.chosen, if given; only those in temp.chosen, if `chosen`);
-        run_from and run_to bound their run dates, both included."""
+        ones of a run, or of temp.chosen, if given; only those in temp.chosen, if `chosen`;
+        only those with a line of contract line `line_id`, if given); run_from and run_to
+        bound their run dates, both included."""
         clauses, params = [], []
         for column, value in (("i.status", status), ("c.name", contract), ("i.run_id", run_id),
                               ("i.number", number), ("c.customer", customer), ("i.type", type_)):
@@ -68,6 +69,9 @@ class Invoices(Connection):
         if numbers is not None:
             clauses.append("i.number IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(numbers))
+        if line_id is not None:
+            clauses.append("i.id IN (SELECT invoice_id FROM invoice_lines WHERE line_id = ?)")
+            params.append(line_id)
         if chosen:
             clauses.append("i.id IN (SELECT id FROM temp.chosen ORDER BY id LIMIT ?)")
             params.append(-1 if first is None else first)

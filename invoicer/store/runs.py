@@ -2,7 +2,7 @@
 limit, writing the invoices, the lines passed over, and run undo. Set-based: a few
 statements over all due lines, never a query per line."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
 
 from invoicer import clock
@@ -272,16 +272,19 @@ class Runs(Connection):
                      ORDER BY c.name, k.line_id""", {"run_date": run_date.isoformat()})
         ]
 
-    def run_skips(self, run_id: int) -> list[Skip]:
-        return [
-            Skip(line_id=r["line_id"], contract=r["contract"], name=r["name"], reason=r["reason"],
-                 run_date=_date(r["run_date"]), detail=r["detail"], last_run_date=_date(r["last_run_date"]),
-                 count=r["count"])
-            for r in self._rows(
+    def run_skips(self, run_id: int, line_id: int | None = None) -> list[Skip]:
+        return list(self.iter_run_skips(run_id, line_id))
+
+    def iter_run_skips(self, run_id: int, line_id: int | None = None) -> Iterator[Skip]:
+        """The lines the run passed over (only `line_id`'s, if given), read one at a time."""
+        for r in self._rows(
                 """SELECT s.*, l.name, c.name AS contract FROM run_skips s
                      JOIN contract_lines l ON l.id = s.line_id JOIN contracts c ON c.id = l.contract_id
-                    WHERE s.run_id = ? ORDER BY c.name, s.line_id, s.run_date""", [run_id])
-        ]
+                    WHERE s.run_id = :run_id AND (:line_id IS NULL OR s.line_id = :line_id)
+                    ORDER BY c.name, s.line_id, s.run_date""", {"run_id": run_id, "line_id": line_id}):
+            yield Skip(line_id=r["line_id"], contract=r["contract"], name=r["name"], reason=r["reason"],
+                       run_date=_date(r["run_date"]), detail=r["detail"], last_run_date=_date(r["last_run_date"]),
+                       count=r["count"])
 
     def run(self, run_id: int) -> Run:
         found = self.runs(run_id=run_id)
