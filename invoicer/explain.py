@@ -45,7 +45,17 @@ def explain(store: Store, line_id: int, on: date | None = None) -> Explanation:
     noun = "milestone(s)" if line.billing_method == FIXED_PRICE else "transaction(s)"
     for invoice, amount, items in billed:
         sentences.append(f"A run for {on} would bill {items} {noun}, {format_amount(amount, line.currency)} "
-                         f"{line.currency}, on the invoice of run date {invoice.run_date} for {invoice.contract}.")
+                         f"{line.currency}, on the invoice of run date {invoice.run_date} for {invoice.contract}"
+                         f" to {invoice.customer}.")
+    by_run_date: dict[date, list] = {}
+    for invoice, amount, _ in billed:
+        by_run_date.setdefault(invoice.run_date, []).append((invoice.customer, amount))
+    for run_date, parts in by_run_date.items():
+        if len(parts) > 1:  # a billing split (section 10): each customer's share, and the whole
+            whole = sum((amount for _, amount in parts), Decimal(0))
+            sentences.append(f"Its billing split shares {format_amount(whole, line.currency)} {line.currency} of "
+                             f"run date {run_date} between " + ", ".join(
+                                 f"{who} ({format_amount(amount, line.currency)})" for who, amount in parts) + ".")
     for skip in skipped:
         when = f" (run date {skip.run_date})" if skip.run_date else ""
         if skip.count > 1:

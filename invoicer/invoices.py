@@ -113,7 +113,7 @@ def confirm(store: Store, numbers: list[str], every: bool = False, contract: str
         returned = [
             (row["line_id"], row["date"], row["credited"], row["type"],
              engine.returned_quantity(row["quantity"], row["credited"], row["billed"]), row["description"],
-             row["credit_note"])
+             row["credit_note"], row["customer"])
             for row in store.chosen_credited_transactions()
         ]
         store.add_returned_transactions(returned)

@@ -113,6 +113,19 @@ class Milestone(NamedTuple):
     invoice_status: str | None = None
     written_off: bool = False  # credited in full by a confirmed --write-off credit note
     credit_notes: tuple[str, ...] = ()  # credit notes not cancelled that credit it
+    # Split (section 10): the invoices not cancelled that bill a share of it, first first;
+    # and, in an invoice's details, the whole amount beside the share in `amount`.
+    invoices: tuple[str, ...] = ()
+    item_amount: Decimal | None = None
+
+
+class SplitPart(NamedTuple):
+    """One customer of a billing split: its percent (two decimals), and whether it takes
+    the rounding difference."""
+
+    customer: str
+    percent: Decimal
+    rounding: bool
 
 
 class Transaction(NamedTuple):
@@ -127,6 +140,11 @@ class Transaction(NamedTuple):
     returned_from: str | None = None  # the credit note whose confirmation returned it
     credit_notes: tuple[str, ...] = ()  # credit notes not cancelled that credit it
     ref: str | None = None  # its id in the system it came from; unique in the book
+    # Split (section 10): as for a Milestone; and the customer it is billed to alone (a
+    # credit note returned it from that customer's share).
+    invoices: tuple[str, ...] = ()
+    item_amount: Decimal | None = None
+    customer: str | None = None
 
 
 class RefHolder(NamedTuple):

@@ -172,6 +172,8 @@ def transaction_json(t: Transaction) -> dict:
         "quantity": None if t.quantity is None else str(t.quantity), "description": t.description,
         "invoice": t.invoice, "billed": t.invoice is not None, "returned_from": t.returned_from,
         "credit_notes": list(t.credit_notes), "ref": t.ref,
+        "item_amount": format_amount(t.item_amount if t.item_amount is not None else t.amount, t.line.currency),
+        "invoices": list(t.invoices), "customer": t.customer,
     }
 
 
@@ -182,6 +184,8 @@ def milestone_json(m: Milestone) -> dict:
         "currency": m.line.currency, "percent": None if m.percent is None else str(m.percent),
         "ready": m.ready, "status": milestone_status(m), "invoice": m.invoice,
         "credit_notes": list(m.credit_notes), "line_closed": m.line.closed,
+        "item_amount": format_amount(m.item_amount if m.item_amount is not None else m.amount, m.line.currency),
+        "invoices": list(m.invoices),
     }
 
 
@@ -280,10 +284,30 @@ def schedule_listing_json(listing) -> dict:
     }
 
 
-def contract_json(lines: list[Line]) -> dict:
-    first = lines[0]
+def contract_json(lines: list[Line], splits: dict | None = None) -> dict:
+    """`contract show --json`: with its split (section 10), and each line its own (`[]`
+    when it follows the contract's)."""
+    first, splits = lines[0], splits or {}
     return {"contract": first.contract, "customer": first.customer, "currency": first.currency,
-            "lines": [line_json(line) for line in lines]}
+            "split": split_json(splits.get(None, ())),
+            "lines": [{**line_json(line), "split": split_json(splits.get(line.id, ()))} for line in lines]}
+
+
+def split_json(parts) -> list[dict]:
+    return [{"customer": p.customer, "percent": f"{p.percent:.2f}", "rounding": p.rounding} for p in parts]
+
+
+def split_text(parts) -> str:
+    return ", ".join(f"{p.customer} {p.percent:.2f}%" + (" (rounding)" if p.rounding else "") for p in parts)
+
+
+def show_splits(lines: list[Line], splits: dict) -> None:
+    """A contract's split and its lines' own, in words under its lines."""
+    if splits.get(None):
+        say(f"Billing split: {split_text(splits[None])}")
+    for line in lines:
+        if splits.get(line.id):
+            say(f"Line {line.id} ({line.name}) has its own split: {split_text(splits[line.id])}")
 
 
 def explanation_json(found) -> dict:
@@ -292,7 +316,7 @@ def explanation_json(found) -> dict:
         "line": line_json(found.line),
         "date": found.date.isoformat(),
         "billed": bool(found.billed),
-        "invoices": [{"contract": invoice.contract, "run_date": invoice.run_date.isoformat(),
+        "invoices": [{"contract": invoice.contract, "customer": invoice.customer, "run_date": invoice.run_date.isoformat(),
                       "amount": format_amount(amount, cur), "items": items} for invoice, amount, items in found.billed],
         "skipped": [skip_json(s) for s in found.skipped],
         "schedule": facts.get("schedule"),
@@ -438,9 +462,11 @@ def show_invoice(invoice: Invoice) -> None:
         rows.append([line.name, line.billing_method, "", "", format_amount(line.amount, cur)])
         for d in line.details:
             if isinstance(d, Milestone):
-                rows.append(["", f"  milestone {d.name} #{d.id}", d.date, _now_on(invoice, d), format_amount(d.amount, cur)])
+                rows.append(["", f"  milestone {d.name} #{d.id}", d.date,
+                             " ".join(filter(None, (_share_of(d, cur), _now_on(invoice, d)))), format_amount(d.amount, cur)])
             else:
-                rows.append(["", f"  {d.type} #{d.id}", d.date, " ".join(filter(None, (d.description, _now_on(invoice, d)))),
+                rows.append(["", f"  {d.type} #{d.id}", d.date,
+                             " ".join(filter(None, (d.description, _share_of(d, cur), _now_on(invoice, d)))),
                              format_amount(d.amount, cur)])
     rows.append(["Total", "", "", "", format_amount(invoice.total, cur)])
     for g in invoice.tax:
@@ -473,6 +499,13 @@ def show_customers(customers: list[Customer]) -> None:
     table(None, ["customer", "country", "city", "vat id", "email", "electronic address", "terms (days)", "reference"],
           [[c.name, c.country, c.city, c.vat_id, c.email, c.electronic_address, c.payment_terms_days, c.reference]
            for c in customers], wrap=["customer", "city", "reference"])
+
+
+def _share_of(item, currency: str) -> str:
+    """An item split between customers: the share's whole (section 10)."""
+    if item.item_amount is None or item.item_amount == item.amount:
+        return ""
+    return f"(share of {format_amount(item.item_amount, currency)})"
 
 
 def _now_on(invoice: Invoice, item) -> str:

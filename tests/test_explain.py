@@ -9,7 +9,7 @@ def test_a_line_with_billable_transactions_says_what_the_run_would_bill(inv):
     found = inv.ok("explain", line, "--date", "2024-03-01")
     assert found["billed"] is True
     # Run dates 02-01 (nothing before it) and 03-01 are due: 02-10 goes on 03-01's invoice.
-    assert found["invoices"] == [{"contract": "C-1", "run_date": "2024-03-01", "amount": "100.00", "items": 1}]
+    assert found["invoices"] == [{"contract": "C-1", "customer": "Fabrikam", "run_date": "2024-03-01", "amount": "100.00", "items": 1}]
     assert found["next_run_date"] == "2024-02-01" and found["cutoff"] == "2024-01-31"
     assert found["unbilled"] == {"transactions": 2, "amount": "107.00", "by_cutoff": 0, "by_cutoff_amount": "0.00"}
 

@@ -3,8 +3,9 @@
 from typing import Annotated
 
 import typer
+from typer._click import exceptions as click  # Typer 0.29 vendors click: its exceptions live here
 
-from invoicer import book, imports, render
+from invoicer import book, imports, render, splits
 from invoicer.cli.common import Json, group, store
 from invoicer.cli.progress import imported
 from invoicer.values import parse_id
@@ -123,12 +124,55 @@ def show(ctx: typer.Context, contract: Annotated[str, typer.Argument()], json_ou
 
     Example: invoicer contract show C-100
     """
-    lines = book.list_lines(store(ctx), contract)
+    _show_contract(*splits.show(store(ctx), contract), json_output)
+
+
+def _show_contract(lines, found: dict, json_output: bool) -> None:
     if json_output:
-        render.emit(render.contract_json(lines))
+        render.emit(render.contract_json(lines, found))
     else:
         render.say(f"Contract {lines[0].contract} for {lines[0].customer} ({lines[0].currency})")
         render.show_lines(lines)
+        render.show_splits(lines, found)
+
+
+@app.command("split")
+def split(
+    ctx: typer.Context,
+    contract: Annotated[str, typer.Argument(help="The contract.")],
+    customers: Annotated[list[str] | None, typer.Option(
+        "--customer", metavar="NAME=PERCENT",
+        help="A customer and its percent (two decimals at most); repeat it, the percents make 100.")] = None,
+    rounding: Annotated[str | None, typer.Option(
+        "--rounding", metavar="NAME",
+        help="Who takes the rounding difference (default: the contract's customer if in the split, "
+             "else the first named).")] = None,
+    line: Annotated[str | None, typer.Option(
+        "--line", metavar="LINE_ID", help="Set that line's own split, which comes before the contract's.")] = None,
+    none: Annotated[bool, typer.Option("--none", help="Remove the split (with --line, the line's own).")] = False,
+    json_output: Json = False,
+) -> None:
+    """Split a contract's billing between customers: each invoice run bills each one its share.
+
+    Example: invoicer contract split C-100 --customer Fabrikam=60 --customer Contoso=40 --rounding Fabrikam
+    """
+    if none and (customers or rounding is not None):
+        raise click.UsageError("--none removes the split: give it without --customer and --rounding", ctx=ctx)
+    if not none and not customers:
+        raise click.UsageError("give the split's customers (--customer NAME=PERCENT, twice or more), or --none",
+                               ctx=ctx)
+    if none:
+        removed, lines, found = splits.remove_split(store(ctx), contract, line)
+        if not json_output:
+            owner = f"line {line}" if line is not None else f"contract {contract}"
+            render.say(f"removed the split of {owner}" if removed else f"{owner} has no split of its own: nothing to remove")
+    else:
+        lines, found = splits.set_split(store(ctx), contract, customers, rounding, line)
+        if not json_output:
+            owner = f"line {line}" if line is not None else f"contract {contract}"
+            render.say(f"split of {owner}: " + render.split_text(found.get(int(line) if line is not None else None, ())))
+    if json_output:
+        render.emit(render.contract_json(lines, found))
 
 
 @app.command("import")

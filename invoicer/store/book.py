@@ -12,6 +12,7 @@ from invoicer.model import (
     Customer,
     DateSchedule,
     Line,
+    SplitPart,
     Milestone,
     Seller,
     Transaction,
@@ -20,6 +21,7 @@ from invoicer.store.connection import Connection
 from invoicer.store.rows import (
     _DATE_SCHEDULE_COLUMNS,
     BILLED,
+    INVOICES_OF,
     LINE,
     TRANSACTION_COLUMNS,
     _date,
@@ -40,7 +42,10 @@ class Book(Connection):
         return self._one("SELECT * FROM contracts WHERE name = ?", [name])
 
     def has_customer(self, customer: str) -> bool:
-        return bool(self._one("SELECT 1 FROM contracts WHERE customer = ?", [customer]))
+        """Whether a contract is for the customer, or a split or an invoice names it."""
+        return bool(self._one(
+            """SELECT EXISTS (SELECT 1 FROM contracts WHERE customer = :c) OR EXISTS (SELECT 1 FROM splits WHERE customer = :c)
+                      OR EXISTS (SELECT 1 FROM invoices WHERE customer = :c) AS found""", {"c": customer})["found"])
 
     def update_line(self, line_id: int, changes: dict) -> None:
         if changes:
@@ -83,6 +88,29 @@ class Book(Connection):
     def set_line_closed(self, line_id: int, closed: bool) -> None:
         self.db.execute("UPDATE contract_lines SET closed = ? WHERE id = ?", [int(closed), line_id])
 
+    def splits(self, contract_id: int) -> dict[int | None, tuple[SplitPart, ...]]:
+        """The contract's billing split under None, and each line's own under its id (only
+        the lines that have one), each in the order its customers were named."""
+        found: dict[int | None, list[SplitPart]] = {}
+        for line_id, customer, percent, rounding in self.conn.execute(
+                """SELECT line_id, customer, percent, rounding FROM splits WHERE contract_id = ?
+                    ORDER BY line_id, position""", [contract_id]):
+            found.setdefault(line_id, []).append(SplitPart(customer, rate_from_store(percent), bool(rounding)))
+        return {owner: tuple(parts) for owner, parts in found.items()}
+
+    def put_split(self, contract_id: int, line_id: int | None, parts: tuple[SplitPart, ...]) -> None:
+        """Replace the contract's split (a line's own, with `line_id`) whole."""
+        self.remove_split(contract_id, line_id)
+        self.conn.executemany(
+            "INSERT INTO splits (contract_id, line_id, position, customer, percent, rounding) VALUES (?, ?, ?, ?, ?, ?)",
+            [(contract_id, line_id, n, p.customer, rate_to_store(p.percent), int(p.rounding))
+             for n, p in enumerate(parts, start=1)])
+
+    def remove_split(self, contract_id: int, line_id: int | None) -> bool:
+        """Remove the contract's split (a line's own, with `line_id`); whether there was one."""
+        return self.conn.execute("DELETE FROM splits WHERE contract_id = ? AND line_id IS ?",
+                                 [contract_id, line_id]).rowcount > 0
+
     _SELLER_COLUMNS = ", ".join(Seller._fields)
 
     _CUSTOMER_COLUMNS = ", ".join(Customer._fields)
@@ -118,8 +146,7 @@ class Book(Connection):
         """The seller's and the customer's records for an invoice: as they were when it was
         confirmed, for a confirmed (or since cancelled) one; as they are now for a draft."""
         row = self._one(
-            """SELECT i.parties, c.customer FROM invoices i JOIN contracts c ON c.id = i.contract_id
-                WHERE i.number = ?""", [number])
+"SELECT i.parties, i.customer FROM invoices i WHERE i.number = ?", [number])
         if row is None:
             raise NotFound(f"number: no invoice {number!r} (see `invoicer invoice list`)")
         if row["parties"] is None:
@@ -172,8 +199,8 @@ class Book(Connection):
         fixed = sum(r["amount"] for r in rows if r["percent"] is None)
         return total, percents, fixed
 
-    _MILESTONE = """
-        SELECT m.*, i.number AS invoice, i.status AS invoice_status,
+    _MILESTONE = f"""
+        SELECT m.*, i.number AS invoice, i.status AS invoice_status, {INVOICES_OF.format(kind="m", item="m.id")} AS invoices,
                (SELECT group_concat(cn.number, ',') FROM credited_items ci
                   JOIN invoice_lines cl ON cl.id = ci.credit_line_id JOIN invoices cn ON cn.id = cl.invoice_id
                  WHERE ci.kind = 'm' AND ci.item_id = m.id AND cn.status != 'cancelled') AS credit_notes,
@@ -241,8 +268,8 @@ class Book(Connection):
                 WHERE id = ? AND line_id = ? AND invoice_line_id IS NULL""",
             [*row[1:6], transaction_id, row[0]])
 
-    _TRANSACTION = """
-        SELECT t.*, i.number AS invoice, rf.number AS returned_from,
+    _TRANSACTION = f"""
+        SELECT t.*, i.number AS invoice, rf.number AS returned_from, {INVOICES_OF.format(kind="t", item="t.id")} AS invoices,
                (SELECT group_concat(cn.number, ',') FROM credited_items ci
                   JOIN invoice_lines cl ON cl.id = ci.credit_line_id JOIN invoices cn ON cn.id = cl.invoice_id
                  WHERE ci.kind = 't' AND ci.item_id = t.id AND cn.status != 'cancelled') AS credit_notes

@@ -18,6 +18,8 @@ from invoicer.model import (
 from invoicer.money import from_minor
 from invoicer.store.connection import Connection
 from invoicer.store.rows import (
+    INVOICES_OF,
+    ON_LINES,
     PARTIES_SNAPSHOT,
     TRANSACTION_COLUMNS,
     _date,
@@ -33,7 +35,7 @@ class Invoices(Connection):
     """Invoices and credit notes: reading them, cancelling, confirming, crediting, handing over."""
 
     _INVOICE = """
-        SELECT i.*, c.name AS contract, c.customer, c.currency FROM invoices i
+        SELECT i.*, c.name AS contract, c.currency FROM invoices i
           JOIN contracts c ON c.id = i.contract_id
     """
 
@@ -58,7 +60,7 @@ class Invoices(Connection):
         bound their run dates, both included."""
         clauses, params = [], []
         for column, value in (("i.status", status), ("c.name", contract), ("i.run_id", run_id),
-                              ("i.number", number), ("c.customer", customer), ("i.type", type_)):
+                              ("i.number", number), ("i.customer", customer), ("i.type", type_)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
@@ -81,7 +83,7 @@ class Invoices(Connection):
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         # One pass over invoices and their lines: a month-end reads 100,000 invoices here.
         cursor = self.conn.execute(
-            f"""SELECT i.id, i.number, i.run_date, i.status, c.name, c.customer, c.currency,
+            f"""SELECT i.id, i.number, i.run_date, i.status, c.name, i.customer, c.currency,
                        i.type, cr.number, i.issue_date, i.due_date, i.write_off, i.reason,
                        il.id, il.line_id, il.amount, il.items, il.name, l.billing_method,
                        il.tax_category, il.tax_rate, il.tax_exemption_reason
@@ -131,7 +133,11 @@ class Invoices(Connection):
             sql = self._CREDITED_MILESTONE.format(amount="-ci.amount") + \
                 " WHERE ci.credit_line_id = :il ORDER BY ci.date, ci.item_id"
         elif kind == "credit-note":
-            sql = """SELECT t.id, t.line_id, t.date, -ci.amount AS amount, t.type, t.quantity, t.description,
+            sql = """SELECT t.id, t.line_id, t.date, -ci.amount AS amount,
+                            CASE WHEN EXISTS (SELECT 1 FROM shares s WHERE s.kind = 't' AND s.item_id = t.id
+                                                 AND s.invoice_line_id = ci.source_line_id)
+                                 THEN -t.amount ELSE -ci.amount END AS item_amount,
+                            t.type, t.quantity, t.description, t.customer,
                             src.number AS invoice, rf.number AS returned_from
                        FROM credited_items ci JOIN transactions t ON t.id = ci.item_id
                        JOIN invoice_lines sl ON sl.id = ci.source_line_id
@@ -139,38 +145,50 @@ class Invoices(Connection):
                        LEFT JOIN invoices rf ON rf.id = t.returned_from
                       WHERE ci.credit_line_id = :il ORDER BY ci.date, ci.item_id"""
         elif status == "cancelled" and milestones:
-            sql = """SELECT c.item_id AS id, c.date, c.amount, c.name, c.percent, 1 AS ready,
+            sql = """SELECT c.item_id AS id, c.date, c.amount, c.item_amount, c.name, c.percent, 1 AS ready,
                             i.number AS invoice, i.status AS invoice_status
                        FROM cancelled_items c LEFT JOIN schedules m ON m.id = c.item_id
                        LEFT JOIN invoice_lines il ON il.id = m.invoice_line_id
                        LEFT JOIN invoices i ON i.id = il.invoice_id
                       WHERE c.invoice_line_id = :il ORDER BY c.date, c.item_id"""
         elif status == "cancelled":
-            sql = f"""SELECT item_id AS id, date, amount, type, quantity, description,
-                             {self._BILLED_ON.format(item="item_id")} AS invoice
+            sql = f"""SELECT item_id AS id, date, amount, item_amount, type, quantity, description,
+                             {self._BILLED_ON.format(item="item_id")} AS invoice,
+                             {INVOICES_OF.format(kind="t", item="item_id")} AS invoices
                         FROM cancelled_items WHERE invoice_line_id = :il ORDER BY date, item_id"""
         elif milestones:
             # Live ones, and those a confirmed credit note returned to the backlog.
-            sql = """SELECT id, date, amount, name, percent, ready, invoice, invoice_status, written_off FROM (
-                        SELECT m.id, m.date, m.amount, m.name, m.percent, m.ready, :number AS invoice,
-                               :status AS invoice_status,
+            sql = f"""SELECT id, date, amount, item_amount, name, percent, ready, invoice, invoice_status, invoices,
+                             written_off FROM (
+                        SELECT m.id, m.date, x.amount, x.item_amount, m.name, m.percent, m.ready,
+                               coalesce(first.number, :number) AS invoice, :status AS invoice_status,
+                               {INVOICES_OF.format(kind="m", item="m.id")} AS invoices,
                                EXISTS (SELECT 1 FROM credited_items ci
                                          JOIN invoice_lines cl ON cl.id = ci.credit_line_id
                                          JOIN invoices cn ON cn.id = cl.invoice_id
                                         WHERE ci.kind = 'm' AND ci.item_id = m.id AND ci.source_line_id = :il
                                           AND cn.status = 'confirmed' AND cn.write_off = 1) AS written_off
-                          FROM schedules m WHERE m.invoice_line_id = :il
+                          FROM ({ON_LINES.format(lines=":il")}) x JOIN schedules m ON x.kind = 'm' AND m.id = x.item_id
+                          LEFT JOIN invoice_lines fl ON fl.id = m.invoice_line_id
+                          LEFT JOIN invoices first ON first.id = fl.invoice_id
                         UNION ALL
-                        SELECT ci.item_id, ci.date, ci.amount, ci.name, ci.percent, 1, :number, :status, 0
+                        SELECT ci.item_id, ci.date, ci.amount,
+                               coalesce((SELECT m2.amount FROM schedules m2 WHERE m2.id = ci.item_id), ci.amount),
+                               ci.name, ci.percent, 1, :number, :status, NULL, 0
                           FROM credited_items ci JOIN invoice_lines cl ON cl.id = ci.credit_line_id
                           JOIN invoices cn ON cn.id = cl.invoice_id
                          WHERE ci.source_line_id = :il AND ci.kind = 'm' AND cn.status = 'confirmed'
                            AND cn.write_off = 0)
                       ORDER BY date, id"""
         else:
-            sql = """SELECT t.*, :number AS invoice, rf.number AS returned_from FROM transactions t
+            sql = f"""SELECT t.id, t.line_id, t.date, x.amount, x.item_amount, t.type, t.quantity, t.description,
+                            t.ref, t.customer, coalesce(first.number, :number) AS invoice,
+                            rf.number AS returned_from, {INVOICES_OF.format(kind="t", item="t.id")} AS invoices
+                       FROM ({ON_LINES.format(lines=":il")}) x JOIN transactions t ON x.kind = 't' AND t.id = x.item_id
+                       LEFT JOIN invoice_lines fl ON fl.id = t.invoice_line_id
+                       LEFT JOIN invoices first ON first.id = fl.invoice_id
                        LEFT JOIN invoices rf ON rf.id = t.returned_from
-                      WHERE t.invoice_line_id = :il ORDER BY t.date, t.id"""
+                      ORDER BY t.date, t.id"""
         build = _milestone if milestones else _transaction
         return (build(row, line) for row in self._rows(sql, {"il": invoice_line_id, "number": number, "status": status}))
 
@@ -187,17 +205,51 @@ class Invoices(Connection):
         self._release_items("SELECT id FROM invoice_lines WHERE invoice_id = :invoice", {"invoice": invoice_id})
 
     def _release_items(self, lines: str, params: dict) -> None:
-        """Release what the invoice lines `lines` selects hold, keeping a copy of it."""
+        """Release what the invoice lines `lines` selects hold, keeping a copy of it: items
+        whole, and the shares of split ones (each billable again, to its customer alone)."""
         self.db.execute(
             f"""INSERT INTO cancelled_items (invoice_line_id, item_id, date, amount, type, quantity, description)
                 SELECT invoice_line_id, id, date, amount, type, quantity, description
-                  FROM transactions WHERE invoice_line_id IN ({lines})""", params)
+                  FROM transactions t WHERE invoice_line_id IN ({lines})
+                   AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = 't' AND s.item_id = t.id)""", params)
         self.db.execute(
             f"""INSERT INTO cancelled_items (invoice_line_id, item_id, date, amount, name, percent)
                 SELECT invoice_line_id, id, date, amount, name, percent
-                  FROM schedules WHERE invoice_line_id IN ({lines})""", params)
-        self.db.execute(f"UPDATE transactions SET invoice_line_id = NULL WHERE invoice_line_id IN ({lines})", params)
-        self.db.execute(f"UPDATE schedules SET invoice_line_id = NULL WHERE invoice_line_id IN ({lines})", params)
+                  FROM schedules m WHERE invoice_line_id IN ({lines})
+                   AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = 'm' AND s.item_id = m.id)""", params)
+        self.db.execute(
+            f"""INSERT INTO cancelled_items (invoice_line_id, item_id, date, amount, item_amount, type, quantity,
+                                             description, name, percent)
+                SELECT s.invoice_line_id, s.item_id, coalesce(t.date, m.date), s.amount, coalesce(t.amount, m.amount),
+                       t.type, t.quantity, t.description, m.name, m.percent
+                  FROM shares s
+                  LEFT JOIN transactions t ON s.kind = 't' AND t.id = s.item_id
+                  LEFT JOIN schedules m ON s.kind = 'm' AND m.id = s.item_id
+                 WHERE s.invoice_line_id IN ({lines})""", params)
+        for kind, table in (("t", "transactions"), ("m", "schedules")):
+            self.db.execute(
+                f"""UPDATE {table} SET invoice_line_id = NULL WHERE invoice_line_id IN ({lines})
+                       AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = '{kind}' AND s.item_id = {table}.id)""",
+                params)
+        self._release_shares(f"SELECT kind, item_id FROM shares WHERE invoice_line_id IN ({lines})",
+                             f"invoice_line_id IN ({lines})", params)
+
+    def _release_shares(self, items: str, where: str, params: dict) -> None:
+        """Make billable again the shares `where` selects, of the items `items` selects
+        (kind, item_id). Each such item stays billed on the first of its shares still on an
+        invoice; one with none left is one item again, split when it is next billed."""
+        self.db.execute("DROP TABLE IF EXISTS temp.released")
+        self.db.execute(f"CREATE TEMP TABLE released AS {items}", params)
+        self.db.execute(f"UPDATE shares SET invoice_line_id = NULL WHERE {where}", params)
+        for kind, table in (("t", "transactions"), ("m", "schedules")):
+            self.db.execute(
+                f"""UPDATE {table} SET invoice_line_id = (SELECT min(s.invoice_line_id) FROM shares s
+                                                             WHERE s.kind = '{kind}' AND s.item_id = {table}.id)
+                     WHERE id IN (SELECT item_id FROM temp.released WHERE kind = '{kind}')""")
+        self.db.execute(
+            """DELETE FROM shares WHERE (kind, item_id) IN (SELECT kind, item_id FROM temp.released)
+                 AND NOT EXISTS (SELECT 1 FROM shares x WHERE x.kind = shares.kind AND x.item_id = shares.item_id
+                                   AND x.invoice_line_id IS NOT NULL)""")
 
     def choose_numbers(self, numbers: list[str]) -> list[dict]:
         """Put the invoices named into temp.chosen; each number given, in order, with the
@@ -248,8 +300,8 @@ class Invoices(Connection):
                        due_date = date(:issue, '+' || coalesce(cu.payment_terms_days, s.payment_terms_days,
                                                                {DEFAULT_PAYMENT_TERMS_DAYS}) || ' days'),
                        parties = {PARTIES_SNAPSHOT}
-                  FROM temp.chosen ch JOIN invoices i ON i.id = ch.id JOIN contracts c ON c.id = i.contract_id
-                  LEFT JOIN customers cu ON cu.name = c.customer
+                  FROM temp.chosen ch JOIN invoices i ON i.id = ch.id
+                  LEFT JOIN customers cu ON cu.name = i.customer
                   LEFT JOIN seller s ON s.id = 1
                  WHERE invoices.id = ch.id""",
             {"now": clock.stamp(), "issue": issue_date.isoformat()})
@@ -265,24 +317,37 @@ class Invoices(Connection):
                     JOIN credited_items ci ON ci.credit_line_id = cl.id"""
 
     def chosen_credited_transactions(self) -> list[dict]:
+        """Each with the whole transaction's amount (`billed`), and the customer it goes
+        back to alone where the invoice billed a share of it or billed it to that customer
+        alone (else None)."""
         return list(self._rows(
             f"""SELECT cn.id AS credit_note, ci.amount AS credited, t.line_id, t.date, t.amount AS billed, t.type,
-                       t.quantity, t.description
+                       t.quantity, t.description,
+                       CASE WHEN t.customer IS NOT NULL
+                                 OR EXISTS (SELECT 1 FROM shares s WHERE s.kind = 't' AND s.item_id = t.id
+                                               AND s.invoice_line_id = ci.source_line_id)
+                            THEN cn.customer END AS customer
                   {self._RETURNING} JOIN transactions t ON t.id = ci.item_id
                  WHERE ci.kind = 't' ORDER BY cn.id, cl.line_id, ci.date, ci.item_id"""))
 
     def add_returned_transactions(self, rows: list[tuple]) -> None:
-        """Insert (line_id, date, amount, type, quantity, description, returned_from) rows, in order."""
+        """Insert (line_id, date, amount, type, quantity, description, returned_from, customer) rows, in order."""
         if rows:
-            self.conn.execute(_insert_each("transactions", TRANSACTION_COLUMNS + ", returned_from"),
+            self.conn.execute(_insert_each("transactions", TRANSACTION_COLUMNS + ", returned_from, customer"),
                               [json.dumps(rows)])
 
     def return_chosen_milestones(self) -> None:
-        """The milestones the chosen credit notes credit are ready to invoice again."""
+        """The milestones the chosen credit notes credit are ready to invoice again: whole,
+        or the share credited, to its customer alone."""
         self.db.execute(
             f"""UPDATE schedules SET invoice_line_id = NULL, ready = 1
                   FROM (SELECT ci.item_id, ci.source_line_id {self._RETURNING} WHERE ci.kind = 'm') r
-                 WHERE schedules.id = r.item_id AND schedules.invoice_line_id = r.source_line_id""")
+                 WHERE schedules.id = r.item_id AND schedules.invoice_line_id = r.source_line_id
+                   AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = 'm' AND s.item_id = schedules.id)""")
+        credited = f"SELECT 'm' AS kind, ci.item_id, ci.source_line_id {self._RETURNING} WHERE ci.kind = 'm'"
+        self._release_shares(
+            f"SELECT kind, item_id FROM ({credited})",
+            f"kind = 'm' AND (item_id, invoice_line_id) IN (SELECT item_id, source_line_id FROM ({credited}))", {})
 
     def invoice_items(self, invoice_id: int) -> list[dict]:
         """Every item the invoice billed, in its details' order, with what it billed and
@@ -294,15 +359,13 @@ class Invoices(Connection):
                           AND ci.kind = {kind} AND ci.item_id = {item}), 0)"""
         return list(self._rows(
             f"""SELECT * FROM (
-                  SELECT 't' AS kind, t.id AS item_id, il.line_id, il.id AS source_line_id, t.amount AS billed,
-                         {credited.format(kind="'t'", item="t.id")} AS credited, t.date, NULL AS name, NULL AS percent
-                    FROM invoice_lines il JOIN transactions t ON t.invoice_line_id = il.id
-                   WHERE il.invoice_id = :invoice
-                  UNION ALL
-                  SELECT 'm', m.id, il.line_id, il.id, m.amount, {credited.format(kind="'m'", item="m.id")},
-                         m.date, m.name, m.percent
-                    FROM invoice_lines il JOIN schedules m ON m.invoice_line_id = il.id
-                   WHERE il.invoice_id = :invoice
+                  SELECT x.kind, x.item_id, il.line_id, il.id AS source_line_id, x.amount AS billed,
+                         {credited.format(kind="x.kind", item="x.item_id")} AS credited, coalesce(t.date, m.date) AS date,
+                         m.name, m.percent
+                    FROM ({ON_LINES.format(lines="SELECT id FROM invoice_lines WHERE invoice_id = :invoice")}) x
+                    JOIN invoice_lines il ON il.id = x.invoice_line_id
+                    LEFT JOIN transactions t ON x.kind = 't' AND t.id = x.item_id
+                    LEFT JOIN schedules m ON x.kind = 'm' AND m.id = x.item_id
                   UNION ALL
                   SELECT DISTINCT 'm', ci.item_id, il.line_id, il.id, ci.amount, ci.amount, ci.date, ci.name, ci.percent
                     FROM invoice_lines il JOIN credited_items ci ON ci.source_line_id = il.id AND ci.kind = 'm'
@@ -319,11 +382,11 @@ class Invoices(Connection):
         self.db.execute("UPDATE counters SET value = ? WHERE name = 'credit_note_number'", [value])
         number = f"CRN-{value:06d}"
         note_id = self.conn.execute(
-            """INSERT INTO invoices (number, contract_id, run_date, status, run_id, created_at, type, credits_id,
-                                     write_off, reason)
-               VALUES (?, ?, ?, 'draft', NULL, ?, 'credit-note', ?, ?, ?)""",
-            [number, invoice["contract_id"], invoice["run_date"], clock.stamp(), invoice["id"], int(write_off),
-             reason]).lastrowid
+            """INSERT INTO invoices (number, contract_id, customer, run_date, status, run_id, created_at, type,
+                                     credits_id, write_off, reason)
+               VALUES (?, ?, ?, ?, 'draft', NULL, ?, 'credit-note', ?, ?, ?)""",
+            [number, invoice["contract_id"], invoice["customer"], invoice["run_date"], clock.stamp(), invoice["id"],
+             int(write_off), reason]).lastrowid
         by_line: dict[int, list[tuple]] = {}
         for item in items:
             by_line.setdefault(item[2], []).append(item)

@@ -82,6 +82,7 @@ def _milestone(row: dict, line: Line) -> Milestone:
         percent=None if row["percent"] is None else Decimal(row["percent"]),
         ready=bool(row["ready"]), invoice=row["invoice"], invoice_status=row["invoice_status"],
         written_off=bool(row.get("written_off")), credit_notes=_numbers(row.get("credit_notes")),
+        invoices=_invoices(row), item_amount=_item_amount(row, line),
     )
 
 
@@ -92,7 +93,20 @@ def _transaction(row: dict, line: Line) -> Transaction:
         quantity=None if row["quantity"] is None else Decimal(row["quantity"]),
         description=row["description"], invoice=row["invoice"], returned_from=row.get("returned_from"),
         credit_notes=_numbers(row.get("credit_notes")), ref=row.get("ref"),
+        invoices=_invoices(row), item_amount=_item_amount(row, line), customer=row.get("customer"),
     )
+
+
+def _invoices(row: dict) -> tuple[str, ...]:
+    """The invoices an item has shares on, from INVOICES_OF; else the one it is on."""
+    if row.get("invoices"):
+        return tuple(row["invoices"].split(","))
+    return (row["invoice"],) if row.get("invoice") else ()
+
+
+def _item_amount(row: dict, line: Line):
+    whole = row.get("item_amount")
+    return from_minor(row["amount"] if whole is None else whole, line.currency)
 
 
 def _numbers(text: str | None) -> tuple[str, ...]:
@@ -136,3 +150,29 @@ PARTIES_SNAPSHOT = (
 
 
 TRANSACTION_COLUMNS = "line_id, date, amount, type, quantity, description"
+
+# The invoices not cancelled that bill a share of the item {item} of kind {kind}, in
+# invoice order, comma-separated (NULL: none, or the item is not split).
+INVOICES_OF = """(SELECT group_concat(number, ',') FROM (
+                     SELECT x.number FROM shares s JOIN invoice_lines xl ON xl.id = s.invoice_line_id
+                       JOIN invoices x ON x.id = xl.invoice_id
+                      WHERE s.kind = '{kind}' AND s.item_id = {item} ORDER BY x.id))"""
+
+# What the invoice lines that {lines} selects bill, item by item: (invoice_line_id, kind,
+# item_id, amount: the item's share, item_amount: the whole item). An item not split is
+# on its line whole; a split one has a share on each of its customers' lines.
+ON_LINES = """SELECT t.invoice_line_id, 't' AS kind, t.id AS item_id, t.amount, t.amount AS item_amount
+                FROM transactions t
+               WHERE t.invoice_line_id IN ({lines})
+                 AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = 't' AND s.item_id = t.id)
+              UNION ALL
+              SELECT m.invoice_line_id, 'm', m.id, m.amount, m.amount
+                FROM schedules m
+               WHERE m.invoice_line_id IN ({lines})
+                 AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = 'm' AND s.item_id = m.id)
+              UNION ALL
+              SELECT s.invoice_line_id, s.kind, s.item_id, s.amount, coalesce(t.amount, m.amount)
+                FROM shares s
+                LEFT JOIN transactions t ON s.kind = 't' AND t.id = s.item_id
+                LEFT JOIN schedules m ON s.kind = 'm' AND m.id = s.item_id
+               WHERE s.invoice_line_id IN ({lines})"""

@@ -71,7 +71,7 @@ _DOCUMENTS = f"""
                       FROM (SELECT i.id, d.digits, d.unit, sum(il.amount) AS total,
                                    rtrim(json_object(
                                        'number', CASE WHEN :dry_run THEN NULL ELSE i.number END, 'type', i.type,
-                                       'credits', NULL, 'contract', c.name, 'customer', c.customer,
+                                       'credits', NULL, 'contract', c.name, 'customer', i.customer,
                                        'run_date', i.run_date, 'currency', c.currency,
                                        'total', {_money('sum(il.amount)')},
                                        'status', CASE WHEN :dry_run THEN 'dry-run' ELSE i.status END,

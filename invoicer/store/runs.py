@@ -99,7 +99,9 @@ class Runs(Connection):
     def stage_billable(self, run_date: date, latest_run_date: date | None) -> None:
         """Every item this run may bill, each with its invoice run date: unbilled
         transactions on or before a due run date's cut-off (the earliest such run date),
-        and ready milestones dated on or before the run date."""
+        and ready milestones dated on or before the run date; each whole (customer ''),
+        or billed to one customer alone (a share billable again, or a transaction a credit
+        note returned from a share)."""
         for table in ("due_lines", "billable", "held"):
             self.db.execute(f"DROP TABLE IF EXISTS temp.{table}")
         self.db.execute("CREATE TEMP TABLE held (line_id INTEGER NOT NULL, item_id INTEGER NOT NULL, date TEXT NOT NULL)")
@@ -108,34 +110,48 @@ class Runs(Connection):
             """CREATE TEMP TABLE due_lines AS
                SELECT line_id, count(*) AS n, min(run_date) AS first_run_date, max(cutoff) AS last_cutoff
                  FROM temp.due GROUP BY line_id""")
+        # `share`: 0 a whole item, 1 a share the split makes (split_billable), 2 a share
+        # billable again. `customer`: '' for a whole item billed by the split in force (or
+        # to the contract's customer), else the one customer it is billed to.
         self.db.execute(
-            """CREATE TEMP TABLE billable (line_id INTEGER NOT NULL, run_date TEXT NOT NULL, kind TEXT NOT NULL,
-                   item_id INTEGER NOT NULL, date TEXT NOT NULL, amount INTEGER NOT NULL,
-                   PRIMARY KEY (line_id, run_date, kind, item_id)) WITHOUT ROWID""")
+            """CREATE TEMP TABLE billable (line_id INTEGER NOT NULL, run_date TEXT NOT NULL, customer TEXT NOT NULL,
+                   kind TEXT NOT NULL, item_id INTEGER NOT NULL, date TEXT NOT NULL, amount INTEGER NOT NULL,
+                   share INTEGER NOT NULL, PRIMARY KEY (line_id, run_date, customer, kind, item_id)) WITHOUT ROWID""")
+        run_date_of_transaction = """CASE WHEN d.n = 1 THEN d.first_run_date
+                                          ELSE (SELECT min(x.run_date) FROM temp.due x
+                                                 WHERE x.line_id = t.line_id AND x.cutoff >= t.date) END"""
         self.db.execute(
-            """INSERT INTO temp.billable (kind, item_id, line_id, run_date, date, amount)
-               SELECT 't', t.id, t.line_id,
-                      CASE WHEN d.n = 1 THEN d.first_run_date
-                           ELSE (SELECT min(x.run_date) FROM temp.due x
-                                  WHERE x.line_id = t.line_id AND x.cutoff >= t.date) END,
-                      t.date, t.amount
+            f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, date, amount, share)
+               SELECT 't', t.id, t.line_id, {run_date_of_transaction}, coalesce(t.customer, ''), t.date, t.amount, 0
                  FROM temp.due_lines d
                  JOIN contract_lines l ON l.id = d.line_id AND l.billing_method = 'time-and-material'
                  JOIN transactions t ON t.line_id = d.line_id
                 WHERE t.invoice_line_id IS NULL AND t.date <= d.last_cutoff""")
         self.db.execute(
-            """INSERT INTO temp.billable (kind, item_id, line_id, run_date, date, amount)
-               SELECT 'm', m.id, m.line_id,
-                      CASE WHEN (:latest IS NULL OR m.date > :latest)
-                                -- a milestone a confirmed credit note returned is late
-                                AND NOT EXISTS (SELECT 1 FROM credited_items ci
-                                                 WHERE ci.kind = 'm' AND ci.item_id = m.id)
-                           THEN m.date ELSE :run_date END,
-                      m.date, m.amount
+            f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, date, amount, share)
+               SELECT 't', t.id, t.line_id, {run_date_of_transaction}, s.customer, t.date, s.amount, 2
+                 FROM shares s JOIN transactions t ON t.id = s.item_id
+                 JOIN temp.due_lines d ON d.line_id = t.line_id
+                WHERE s.kind = 't' AND s.invoice_line_id IS NULL AND t.date <= d.last_cutoff""")
+        milestone_run_date = """CASE WHEN (:latest IS NULL OR m.date > :latest)
+                                          -- a milestone a confirmed credit note returned is late
+                                          AND NOT EXISTS (SELECT 1 FROM credited_items ci
+                                                           WHERE ci.kind = 'm' AND ci.item_id = m.id)
+                                     THEN m.date ELSE :run_date END"""
+        params = {"latest": _iso(latest_run_date), "run_date": run_date.isoformat()}
+        self.db.execute(
+            f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, date, amount, share)
+               SELECT 'm', m.id, m.line_id, {milestone_run_date}, '', m.date, m.amount, 0
                  FROM schedules m JOIN contract_lines l ON l.id = m.line_id AND l.billing_method = 'fixed-price'
                 WHERE m.kind = 'milestone' AND m.invoice_line_id IS NULL AND m.ready = 1
-                  AND m.date <= :run_date AND l.closed = 0""",
-            {"latest": _iso(latest_run_date), "run_date": run_date.isoformat()})
+                  AND m.date <= :run_date AND l.closed = 0""", params)
+        self.db.execute(
+            f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, date, amount, share)
+               SELECT 'm', m.id, m.line_id, {milestone_run_date}, s.customer, m.date, s.amount, 2
+                 FROM shares s JOIN schedules m ON m.id = s.item_id
+                 JOIN contract_lines l ON l.id = m.line_id AND l.billing_method = 'fixed-price'
+                WHERE s.kind = 'm' AND s.invoice_line_id IS NULL AND m.ready = 1
+                  AND m.date <= :run_date AND l.closed = 0""", params)
 
     def lines_over_cap(self) -> list[tuple[int, int]]:
         """(line id, headroom) of the capped lines whose billable transactions add up to
@@ -149,63 +165,155 @@ class Runs(Connection):
         return [(row["line_id"], row["headroom"]) for row in rows]
 
     def billable_transactions(self, line_id: int) -> list[tuple[int, int]]:
-        """(transaction id, amount) in billing order: by transaction date, then entry."""
+        """(transaction id, amount) in billing order: by transaction date, then entry. The
+        limit applies to whole items: a transaction's shares billable again count as one."""
         return [(row["item_id"], row["amount"]) for row in self._rows(
-            "SELECT item_id, amount FROM temp.billable WHERE kind = 't' AND line_id = ? ORDER BY date, item_id",
-            [line_id])]
+            """SELECT item_id, sum(amount) AS amount FROM temp.billable WHERE kind = 't' AND line_id = ?
+                GROUP BY date, item_id ORDER BY date, item_id""", [line_id])]
 
     def hold_transactions(self, line_id: int, transaction_ids: Iterable[int]) -> None:
         """Move transactions the not-to-exceed limit holds back out of the billable items."""
         held = [(line_id, i) for i in transaction_ids]
         self.conn.executemany(
-            """INSERT INTO temp.held SELECT line_id, item_id, date FROM temp.billable
+            """INSERT INTO temp.held SELECT DISTINCT line_id, item_id, date FROM temp.billable
                 WHERE line_id = ? AND kind = 't' AND item_id = ?""", held)
         self.conn.executemany("DELETE FROM temp.billable WHERE line_id = ? AND kind = 't' AND item_id = ?", held)
 
+    def split_billable(self) -> None:
+        """Split each whole item of a line with a split in force (the line's own, else its
+        contract's) into one share per customer, in the order named: each but the rounding
+        customer gets amount x percent / 100 rounded half up, no more than what those
+        named before it left of the item; the rounding customer the rest. A share of zero
+        is not billed. One statement over every such item; a book without splits skips it."""
+        if not self.conn.execute("SELECT EXISTS (SELECT 1 FROM splits)").fetchone()[0]:
+            return
+        self.db.execute("DROP TABLE IF EXISTS temp.in_force")
+        self.db.execute(
+            """CREATE TEMP TABLE in_force (line_id INTEGER, position INTEGER, customer TEXT, percent INTEGER,
+                   rounding INTEGER, PRIMARY KEY (line_id, position)) WITHOUT ROWID""")
+        self.db.execute(
+            """INSERT INTO temp.in_force
+               SELECT s.line_id, s.position, s.customer, s.percent, s.rounding FROM splits s
+                WHERE s.line_id IS NOT NULL
+               UNION ALL
+               SELECT l.id, s.position, s.customer, s.percent, s.rounding
+                 FROM splits s JOIN contract_lines l ON l.contract_id = s.contract_id
+                WHERE s.line_id IS NULL AND NOT EXISTS (SELECT 1 FROM splits own WHERE own.line_id = l.id)""")
+        # amount x percent / 10000 in two parts, so that no product passes 2^63 (an
+        # amount may be 10^15 minor units); half up: amounts are positive.
+        self.db.execute(
+            """WITH parts AS (
+                   SELECT b.line_id, b.run_date, b.kind, b.item_id, b.date, b.amount, f.customer, f.rounding,
+                          f.position,
+                          CASE WHEN f.rounding = 1 THEN 0
+                               ELSE (b.amount / 10000) * f.percent + ((b.amount % 10000) * f.percent + 5000) / 10000
+                          END AS raw
+                     -- In the billable items' order, each item's customers in theirs: the
+                     -- windows below need no sort.
+                     FROM temp.billable b CROSS JOIN temp.in_force f ON f.line_id = b.line_id
+                    WHERE b.customer = ''),
+               taken AS (
+                   -- Both windows in one order, so that SQLite sorts the rows once.
+                   SELECT parts.*,
+                          coalesce(sum(raw) OVER (item ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before,
+                          sum(raw) OVER (item ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS others
+                     FROM parts
+                   WINDOW item AS (PARTITION BY line_id, run_date, kind, item_id ORDER BY position)),
+               cut AS (
+                   SELECT line_id, run_date, customer, kind, item_id, date,
+                          CASE WHEN rounding = 1 THEN amount - min(amount, others)
+                               ELSE max(0, min(raw, amount - before)) END AS share
+                     FROM taken)
+               INSERT INTO temp.billable (line_id, run_date, customer, kind, item_id, date, amount, share)
+               SELECT line_id, run_date, customer, kind, item_id, date, share, 1 FROM cut WHERE share > 0""")
+        self.db.execute(
+            """DELETE FROM temp.billable
+                WHERE customer = '' AND line_id IN (SELECT line_id FROM temp.in_force)""")
+
     def write_invoices(self, run_id: int) -> None:
-        """One invoice per contract and invoice run date, numbered in order of run date,
-        then contract name; one invoice line per contract line; each item linked to it."""
+        """One invoice per contract, customer and invoice run date, numbered in order of
+        run date, contract name, then customer name; one invoice line per contract line;
+        each item linked to it, or each share of it to its customer's."""
+        self.split_billable()
         now = clock.stamp()
+        # The billable items by line, run date and customer: the statements below join
+        # these few rows, not every item.
+        self.db.execute("DROP TABLE IF EXISTS temp.groups")
+        self.db.execute(
+            """CREATE TEMP TABLE groups (line_id INTEGER, run_date TEXT, key TEXT, contract_id INTEGER,
+                   customer TEXT, amount INTEGER, items INTEGER, PRIMARY KEY (line_id, run_date, key)) WITHOUT ROWID""")
+        self.db.execute(
+            """INSERT INTO temp.groups
+               SELECT g.line_id, g.run_date, g.customer, l.contract_id,
+                      CASE WHEN g.customer = '' THEN c.customer ELSE g.customer END, g.amount, g.items
+                 FROM (SELECT line_id, run_date, customer, sum(amount) AS amount, count(*) AS items
+                         FROM temp.billable GROUP BY line_id, run_date, customer) g
+                 JOIN contract_lines l ON l.id = g.line_id JOIN contracts c ON c.id = l.contract_id""")
         base = self._one("SELECT value FROM counters WHERE name = 'invoice_number'", [])["value"]
         self.db.execute(
-            """INSERT INTO invoices (number, contract_id, run_date, status, run_id, created_at)
-               SELECT printf('INV-%06d', :base + row_number() OVER (ORDER BY k.run_date, c.name)),
-                      k.contract_id, k.run_date, 'draft', :run_id, :now
-                 FROM (SELECT DISTINCT l.contract_id, b.run_date FROM temp.billable b
-                         JOIN contract_lines l ON l.id = b.line_id) k
+            """INSERT INTO invoices (number, contract_id, customer, run_date, status, run_id, created_at)
+               SELECT printf('INV-%06d', :base + row_number() OVER (ORDER BY k.run_date, c.name, k.customer)),
+                      k.contract_id, k.customer, k.run_date, 'draft', :run_id, :now
+                 FROM (SELECT DISTINCT contract_id, customer, run_date FROM temp.groups) k
                  JOIN contracts c ON c.id = k.contract_id
-                ORDER BY k.run_date, c.name""",
+                ORDER BY k.run_date, c.name, k.customer""",
             {"base": base, "run_id": run_id, "now": now})
         self.db.execute(
             "UPDATE counters SET value = value + (SELECT count(*) FROM invoices WHERE run_id = ?) WHERE name = 'invoice_number'",
             [run_id])
+        # This run's invoices by their key: the joins below look each group's up here.
+        self.db.execute("DROP TABLE IF EXISTS temp.made")
+        self.db.execute(
+            """CREATE TEMP TABLE made (contract_id INTEGER, run_date TEXT, customer TEXT, id INTEGER,
+                                        PRIMARY KEY (contract_id, run_date, customer)) WITHOUT ROWID""")
+        self.db.execute("INSERT INTO temp.made SELECT contract_id, run_date, customer, id FROM invoices WHERE run_id = ?",
+                        [run_id])
         # Each invoice line keeps the tax its contract line has now, else the seller's.
         seller = self.seller()
         self.db.execute(
             """INSERT INTO invoice_lines (invoice_id, line_id, name, amount, items,
                                           tax_category, tax_rate, tax_exemption_reason)
-               SELECT i.id, b.line_id, l.name, sum(b.amount), count(*),
+               SELECT i.id, g.line_id, l.name, sum(g.amount), sum(g.items),
                       coalesce(l.tax_category, :seller_category),
                       CASE WHEN l.tax_category IS NULL THEN :seller_rate ELSE l.tax_rate END,
                       CASE WHEN l.tax_category IS NULL THEN :seller_reason ELSE l.tax_exemption_reason END
-                 FROM temp.billable b
-                 JOIN contract_lines l ON l.id = b.line_id
-                 JOIN invoices i ON i.run_id = :run_id AND i.contract_id = l.contract_id AND i.run_date = b.run_date
-                GROUP BY i.id, b.line_id ORDER BY i.id, b.line_id""",
-            {"run_id": run_id, "seller_category": seller.tax_category, "seller_rate": rate_to_store(seller.tax_rate),
+                 FROM temp.groups g
+                 JOIN contract_lines l ON l.id = g.line_id
+                 JOIN temp.made i ON i.contract_id = g.contract_id AND i.run_date = g.run_date AND i.customer = g.customer
+                GROUP BY i.id, g.line_id ORDER BY i.id, g.line_id""",
+            {"seller_category": seller.tax_category, "seller_rate": rate_to_store(seller.tax_rate),
              "seller_reason": seller_reason(seller.tax_category)})
         self.db.execute("DROP TABLE IF EXISTS temp.placed")
         self.db.execute(
-            """CREATE TEMP TABLE placed (line_id INTEGER, run_date TEXT, invoice_line_id INTEGER,
-                                          PRIMARY KEY (line_id, run_date)) WITHOUT ROWID""")
+            """CREATE TEMP TABLE placed (line_id INTEGER, run_date TEXT, key TEXT, invoice_line_id INTEGER,
+                                          PRIMARY KEY (line_id, run_date, key)) WITHOUT ROWID""")
         self.db.execute(
-            """INSERT INTO temp.placed SELECT il.line_id, i.run_date, il.id
-                 FROM invoices i JOIN invoice_lines il ON il.invoice_id = i.id WHERE i.run_id = ?""", [run_id])
+            """INSERT INTO temp.placed SELECT g.line_id, g.run_date, g.key, il.id
+                 FROM temp.groups g
+                 JOIN temp.made i ON i.contract_id = g.contract_id AND i.run_date = g.run_date AND i.customer = g.customer
+                 JOIN invoice_lines il ON il.invoice_id = i.id AND il.line_id = g.line_id""")
+        placed = """FROM temp.billable b JOIN temp.placed p
+                         ON p.line_id = b.line_id AND p.run_date = b.run_date AND p.key = b.customer"""
         for kind, table in (("t", "transactions"), ("m", "schedules")):
             self.db.execute(
-                f"""UPDATE {table} SET invoice_line_id = p.invoice_line_id
-                      FROM temp.billable b JOIN temp.placed p ON p.line_id = b.line_id AND p.run_date = b.run_date
-                     WHERE b.kind = '{kind}' AND {table}.id = b.item_id""")
+                f"""UPDATE {table} SET invoice_line_id = p.invoice_line_id {placed}
+                     WHERE b.kind = '{kind}' AND b.share = 0 AND {table}.id = b.item_id""")
+        if not self.conn.execute("SELECT EXISTS (SELECT 1 FROM temp.billable WHERE share != 0)").fetchone()[0]:
+            return
+        # Shares: each on its customer's line; the item is billed, on the first of them.
+        self.db.execute(
+            f"""INSERT INTO shares (kind, item_id, customer, amount, invoice_line_id)
+                SELECT b.kind, b.item_id, b.customer, b.amount, p.invoice_line_id {placed} WHERE b.share = 1""")
+        self.db.execute(
+            f"""UPDATE shares SET invoice_line_id = p.invoice_line_id {placed}
+                 WHERE b.share = 2 AND shares.kind = b.kind AND shares.item_id = b.item_id
+                   AND shares.customer = b.customer""")
+        for kind, table in (("t", "transactions"), ("m", "schedules")):
+            self.db.execute(
+                f"""UPDATE {table} SET invoice_line_id = f.first
+                      FROM (SELECT b.item_id, min(p.invoice_line_id) AS first {placed}
+                             WHERE b.kind = '{kind}' AND b.share = 1 GROUP BY b.item_id) f
+                     WHERE {table}.id = f.item_id""")
 
     # Why a line is passed over, as (line_id, reason, run_date, detail) rows. These need
     # only the book, so `doctor` forecasts them too; run them after the items are linked.

@@ -300,9 +300,48 @@ def _m006_transaction_refs(db: Database) -> None:
         db.execute(statement)
 
 
+def _m007_billing_split(db: Database) -> None:
+    """Several customers on one contract (spec section 10): the splits, a contract's (no
+    line) and a line's own, in the order named, percents in hundredths; the shares of each
+    item billed by a split, one per customer, each on its customer's invoice line (none:
+    billable again, to that customer alone); each invoice's customer; and the customer a
+    transaction returned from a share is billed to alone."""
+    for statement in (
+        """CREATE TABLE splits (
+            contract_id INTEGER NOT NULL REFERENCES contracts(id),
+            line_id INTEGER REFERENCES contract_lines(id),
+            position INTEGER NOT NULL,
+            customer TEXT NOT NULL,
+            percent INTEGER NOT NULL CHECK (percent > 0 AND percent <= 10000),
+            rounding INTEGER NOT NULL CHECK (rounding IN (0, 1))
+        ) STRICT""",
+        "CREATE UNIQUE INDEX splits_in_order ON splits(contract_id, coalesce(line_id, 0), position)",
+        "CREATE UNIQUE INDEX splits_customer_once ON splits(contract_id, coalesce(line_id, 0), customer)",
+        "CREATE INDEX splits_by_line ON splits(line_id) WHERE line_id IS NOT NULL",
+        """CREATE TABLE shares (
+            kind TEXT NOT NULL CHECK (kind IN ('t', 'm')),
+            item_id INTEGER NOT NULL,
+            customer TEXT NOT NULL,
+            amount INTEGER NOT NULL CHECK (amount > 0),
+            invoice_line_id INTEGER REFERENCES invoice_lines(id)
+        ) STRICT""",
+        "CREATE UNIQUE INDEX shares_by_item ON shares(kind, item_id, customer)",
+        "CREATE INDEX shares_by_invoice_line ON shares(invoice_line_id) WHERE invoice_line_id IS NOT NULL",
+        "CREATE INDEX shares_billable ON shares(kind, item_id) WHERE invoice_line_id IS NULL",
+        "ALTER TABLE invoices ADD COLUMN customer TEXT",
+        "UPDATE invoices SET customer = (SELECT c.customer FROM contracts c WHERE c.id = invoices.contract_id)",
+        "CREATE INDEX invoices_by_customer ON invoices(customer)",
+        "ALTER TABLE transactions ADD COLUMN customer TEXT",
+        # A cancelled invoice's copy of a share keeps the whole item's amount beside it.
+        "ALTER TABLE cancelled_items ADD COLUMN item_amount INTEGER",
+    ):
+        db.execute(statement)
+
+
 # Numbered migrations, applied in order; each one's number is recorded in `migrations`
 # and in PRAGMA user_version. Append, never edit.
-MIGRATIONS = [_m001_initial, _m002_parties_and_tax, _m003_skip_spans, _m004_corrections, _m005_hand_over, _m006_transaction_refs]
+MIGRATIONS = [_m001_initial, _m002_parties_and_tax, _m003_skip_spans, _m004_corrections, _m005_hand_over, _m006_transaction_refs,
+              _m007_billing_split]
 
 
 SCHEMA_VERSION = len(MIGRATIONS)
