@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from array import array
 from bisect import bisect_right
 from datetime import date
-from itertools import chain, islice
+from itertools import chain, islice, repeat
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -62,7 +62,7 @@ class Source:
 
         self.size = size
         self._digest = hashlib.sha256()
-        # A byte that is not UTF-8 is decoded as a lone surrogate, refused at its row (_decoded).
+        # A byte that is not UTF-8 is decoded as a lone surrogate, refused at its row (_csv_rows, _json_lines).
         self.lines = io.TextIOWrapper(io.BufferedReader(_Digested(binary, self._digest), 1 << 16),
                                       encoding="utf-8-sig", errors="surrogateescape", newline="")
 
@@ -117,25 +117,27 @@ def rows(lines: Iterable[str], fields: tuple[str, ...]) -> Iterator[tuple[int, t
 
 # What surrogateescape makes of a byte that is not UTF-8.
 _UNDECODED = re.compile("[\udc80-\udcff]")
+# White space, as str.strip sees it: a cell that holds only that is blank.
+_SPACE = re.compile(r"\s")
+# CSV records checked at once for bytes that are not UTF-8 and for blank cells: a test of
+# all their text, in C, rather than one a row.
+_CHUNK = 1_000
 
 
-class _NotUtf8(Exception):
-    pass
-
-
-def _decoded(lines: Iterator[str]) -> Iterator[str]:
-    """The lines, up to one holding a byte that is not UTF-8."""
-    for line in lines:
-        if not line.isascii() and _UNDECODED.search(line):  # isascii: at once, in C
-            raise _NotUtf8
-        yield line
+def _undecoded(values: list[str]) -> bool:
+    """Whether a record's cells hold a byte that is not UTF-8."""
+    text = "".join(values)
+    return not text.isascii() and _UNDECODED.search(text) is not None
 
 
 def _csv_rows(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple[int, tuple]]:
-    reader = csv.reader(_decoded(lines), strict=True)
+    reader = csv.reader(lines, strict=True)
     number = 0  # the row last read: a record, which may span lines
     try:
-        header = [h.strip().lower() for h in next(reader)]
+        header = next(reader)
+        if _undecoded(header):
+            raise InputError("row 1: not UTF-8 text")
+        header = [h.strip().lower() for h in header]
         unknown = [h for h in header if h not in fields]
         if unknown:
             raise InputError(f"row 1: unknown column {unknown[0]!r} (columns: {', '.join(fields)})")
@@ -145,21 +147,50 @@ def _csv_rows(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple[i
         width = len(header)
         # The row's values in field order, in C: an absent column reads the None put after the last value.
         pick = itemgetter(*(header.index(f) if f in header else width for f in fields))
-        # Rows are records, not physical lines: a quoted value may span lines.
-        for number, values in enumerate(reader, start=2):
-            if len(values) != width:
-                if not any(v.strip() for v in values):
-                    continue  # a blank line
-                raise InputError(f"row {number}: {len(values)} values for {width} columns")
-            # An empty or blank cell is an absent value; tested cheaply first, as this runs per row.
-            if "" in values or not all(map(str.strip, values)):
-                values = [v if v.strip() else None for v in values]
-            values.append(None)
-            yield number, pick(values)
+        absent = [None]
+        while True:
+            # Rows are records, not physical lines: a quoted value may span lines.
+            chunk: list[list[str]] = []
+            failure: Exception | None = None
+            try:
+                chunk.extend(islice(reader, _CHUNK))
+            except csv.Error as error:  # the records before it are in the chunk
+                failure = error
+            text = "".join(chain.from_iterable(chunk))
+            if not text.isascii() and _UNDECODED.search(text):
+                bad = next(i for i, values in enumerate(chunk) if _undecoded(values))
+                del chunk[bad:]
+                failure = _NotUtf8()
+            if set(map(len, chunk)) == {width} and "" not in chain.from_iterable(chunk) and \
+                    not _SPACE.search(text):
+                # The common case: every record has its values, none blank.
+                yield from zip(range(number + 1, number + 1 + len(chunk)), map(pick, map(list.__add__, chunk,
+                                                                                       repeat(absent))))
+                number += len(chunk)
+            else:
+                for values in chunk:
+                    number += 1
+                    if len(values) != width:
+                        if not any(v.strip() for v in values):
+                            continue  # a blank line
+                        raise InputError(f"row {number}: {len(values)} values for {width} columns")
+                    # An empty or blank cell is an absent value.
+                    if "" in values or not all(map(str.strip, values)):
+                        values = [v if v.strip() else None for v in values]
+                    values.append(None)
+                    yield number, pick(values)
+            if failure is not None:
+                raise failure
+            if len(chunk) < _CHUNK:
+                return
     except csv.Error as error:
         raise InputError(f"row {number + 1}: not valid CSV ({error})") from None
     except _NotUtf8:
         raise InputError(f"row {number + 1}: not UTF-8 text") from None
+
+
+class _NotUtf8(Exception):
+    pass
 
 
 def _json_lines(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple[int, tuple]]:
@@ -356,25 +387,55 @@ def import_transactions(store: Store, lines: Iterable[str], again: bool = False,
     content imported before is refused unless `again`, or every row has a ref."""
     with store.writing(), store.behind() as behind:
         line_of = _Lines(store, settle=behind.settle)
-        refs = _Refs(store)
+        refs = _Refs(store, settle=behind.settle)
+        found: list = []  # what the worker read for the next batch: its lines, the holders of its refs
 
         def check(number: int, row: tuple) -> tuple | None:
             line = line_of(row)
             checked = book.transaction_row(line, *row[3:])
             return checked if checked[6] is None else refs.check(number, checked, line)
 
+        def ahead(checked: list[tuple], following: list[tuple[int, tuple]] | None) -> None:
+            """On the worker: insert the batch checked, then read what the one after the
+            batch being checked needs. The refs of the batch being checked are not in the
+            book yet; _Refs keeps them until that one is checked."""
+            if checked:
+                store.add_transactions(checked)
+            if following:
+                found[:] = line_of.lookup(following), refs.lookup(following)
+
+        # Three batches are under way at once: the worker inserts one and looks up the
+        # lines and refs of the one after next, while this thread checks the next one and
+        # then reads the one after it. The queries run (Python's lock released) while rows
+        # are read and checked.
+        batches = _batches(rows(lines, TRANSACTION_FIELDS))
+        unreadable = None  # a row that cannot be read: raised once the rows before it are checked
+
+        def read() -> list[tuple[int, tuple]] | None:
+            nonlocal unreadable
+            try:
+                return next(batches, None)
+            except InvoicerError as error:
+                unreadable = error
+                return None
+
         count = imported = 0
         checked: list[tuple] = []
-        for batch in _batches(rows(lines, TRANSACTION_FIELDS)):
-            behind.settle()
-            line_of.fetch(batch)
-            refs.fetch(batch)
-            # The batch before is inserted while this one is checked.
-            if checked:
-                behind.run(store.add_transactions, checked)
+        batch = read()
+        if batch is not None:
+            ahead([], batch)
+            following = read()
+        while batch is not None:
+            line_of.use(found[0])
+            refs.use(found[1])
+            behind.run(ahead, checked, following)
             checked = [row for row in _numbered(batch, check, numbered=True) if row is not None]
             count += len(batch)
             imported += len(checked)
+            batch, following = following, (read() if following is not None else None)
+            behind.settle()
+        if unreadable is not None:
+            raise unreadable
         if checked:
             behind.run(store.add_transactions, checked)
         if content is not None:
@@ -397,11 +458,12 @@ def _remember(store: Store, sha256: str, count: int, repeat_allowed: bool) -> No
 class _Refs:
     """The refs of transaction rows, a batch at a time: the book's holders of a batch's refs
     are read in one query before the batch is checked; the refs of the rows checked and not
-    yet written (this batch and the one before) are kept until they are. A row whose ref is
-    held with the same values is unchanged (None); with other values it is refused."""
+    yet written when that query ran (the batch before) are kept until they are. A row whose
+    ref is held with the same values is unchanged (None); with other values it is refused."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, settle: Callable[[], None] = lambda: None):
         self.store = store
+        self.settle = settle  # called before a query of the checking thread: an insert may be under way
         self.before = store.last_transaction_id()  # this import's transactions have ids above it
         self.holders: dict[str, RefHolder] = {}
         self.pending: dict[str, tuple[int, tuple]] = {}  # ref -> (row number, row) of the batch before
@@ -415,11 +477,16 @@ class _Refs:
         self.last_row = -1
         self.starts, self.rows = array("q"), array("q")
 
-    def fetch(self, batch: list[tuple[int, tuple]]) -> None:
-        """Read who holds the batch's refs; the batch before is not written yet."""
-        self.pending, self.current = self.current, {}
+    def lookup(self, batch: list[tuple[int, tuple]]) -> dict[str, RefHolder]:
+        """Who holds a batch's refs, in the book as it is (the batch before it need not be
+        written yet: use() keeps its refs). Any thread may call it (see import_transactions)."""
         wanted = [row[8] for _, row in batch if row[8] is not None]
-        self.holders = self.store.ref_holders(wanted) if wanted else {}
+        return self.store.ref_holders(wanted) if wanted else {}
+
+    def use(self, holders: dict[str, RefHolder]) -> None:
+        """Check the next batch against these holders (lookup's)."""
+        self.pending, self.current = self.current, {}
+        self.holders = holders
 
     def check(self, number: int, row: tuple, line: Line) -> tuple | None:
         ref = row[6]
@@ -450,6 +517,7 @@ class _Refs:
 
     def _row_of(self, transaction_id: int) -> int:
         """The row of the file that added a transaction with a ref, once written."""
+        self.settle()
         k = self.store.refs_added_between(self.before, transaction_id)
         i = bisect_right(self.starts, k) - 1
         return self.rows[i] + k - self.starts[i]
@@ -503,6 +571,11 @@ class _Lines:
         self.known: dict[tuple, Line] = {}
 
     def fetch(self, batch: list[tuple[int, tuple]]) -> None:
+        self.use(self.lookup(batch))
+
+    def lookup(self, batch: list[tuple[int, tuple]]) -> tuple[dict, dict]:
+        """The lines a batch names, by id and by name, in two queries. Any thread may call
+        it, while the batch before is checked (see import_transactions)."""
         ids, names = set(), set()
         for line_id, contract, name in {row[:3] for _, row in batch}:
             if line_id is not None:
@@ -514,8 +587,11 @@ class _Lines:
                 names.add((contract.strip(), name.strip()))
         # A value skipped here as malformed, or not found, is looked at again in _resolve,
         # which names the error as the single-row commands do.
-        self.by_id = self.store.lines_by_ids(ids) if ids else {}
-        self.by_name = self.store.lines_by_names(names) if names else {}
+        return (self.store.lines_by_ids(ids) if ids else {}), (self.store.lines_by_names(names) if names else {})
+
+    def use(self, found: tuple[dict, dict]) -> None:
+        """Resolve the next batch's rows with these lines (lookup's)."""
+        self.by_id, self.by_name = found
         self.known = {}
 
     def line_ids(self) -> set[int]:
