@@ -666,20 +666,41 @@ def ref_differences(row: tuple, holder: RefHolder, currency: str) -> str | None:
 def transaction_row(line: Line, when, amount, kind=None, quantity=None, description=None, ref=None) -> tuple:
     """One transaction's values, checked against its line, as the store inserts them:
     (line_id, date, amount, type, quantity, description, ref). Shared with the bulk import."""
-    if line.billing_method != TIME_AND_MATERIAL:
-        raise InvoicerError(f"line_id: line {line.id} is fixed-price; transactions are billed on "
-                            "time-and-material lines (fixed-price lines bill milestones)")
-    refuse_closed(line, "transaction")
-    quantity = parse_quantity(quantity)
+    takes_transactions(line)
+    quantity = transaction_quantity(quantity)
     return (
         line.id,
         iso_date(when, "date"),
         parse_minor(amount, line.currency, "amount"),
-        choice("time" if kind is None else kind, TRANSACTION_TYPES, "type"),
-        None if quantity is None else str(quantity),
-        None if description is None else parse_text(description, "description", required=False),
+        transaction_type(kind),
+        quantity,
+        transaction_description(description),
         None if ref is None else parse_ref(ref),
     )
+
+
+# transaction_row's rules, value by value: the bulk import checks each distinct value of a
+# batch once (imports._checked_at_once) by these.
+
+def takes_transactions(line: Line) -> None:
+    """Refuse a line that takes no transactions."""
+    if line.billing_method != TIME_AND_MATERIAL:
+        raise InvoicerError(f"line_id: line {line.id} is fixed-price; transactions are billed on "
+                            "time-and-material lines (fixed-price lines bill milestones)")
+    refuse_closed(line, "transaction")
+
+
+def transaction_type(kind) -> str:
+    return choice("time" if kind is None else kind, TRANSACTION_TYPES, "type")
+
+
+def transaction_quantity(quantity) -> str | None:
+    quantity = parse_quantity(quantity)
+    return None if quantity is None else str(quantity)
+
+
+def transaction_description(description) -> str | None:
+    return None if description is None else parse_text(description, "description", required=False)
 
 
 def set_transaction(store: Store, transaction_id: int, when=None, amount=None, kind=None, quantity=None,

@@ -3,24 +3,27 @@ or JSON Lines, streamed row by row. Every row goes through the same rules as the
 single-row command, all rows in one transaction: one bad row rejects the whole file."""
 
 import csv
+import gc
 import io
 import json
 import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from array import array
 from bisect import bisect_right
 from datetime import date
 from itertools import chain, islice, repeat
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 from invoicer import book
 from invoicer.errors import InputError, InvoicerError
 from invoicer.model import Line, RefHolder
 from invoicer.store import Behind, NamedDateSchedules, Store
-from invoicer.values import parse_bool, parse_id, parse_text
+from invoicer.money import parse_minor, parse_minors
+from invoicer.values import MAX_REF, iso_date, parse_bool, parse_id, parse_text
 
 CONTRACT_FIELDS = ("contract", "name", "customer", "billing_method", "amount", "not_to_exceed", "project", "currency",
                    "tax_category", "tax_rate", "tax_exemption_reason")
@@ -395,14 +398,15 @@ def import_transactions(store: Store, lines: Iterable[str], again: bool = False,
             checked = book.transaction_row(line, *row[3:])
             return checked if checked[6] is None else refs.check(number, checked, line)
 
-        def ahead(checked: list[tuple], following: list[tuple[int, tuple]] | None) -> None:
+        def ahead(checked: list[tuple], following: "_Batch | None") -> None:
             """On the worker: insert the batch checked, then read what the one after the
-            batch being checked needs. The refs of the batch being checked are not in the
-            book yet; _Refs keeps them until that one is checked."""
+            batch being checked needs (queries only: what they ask for is worked out by
+            this thread). The refs of the batch being checked are not in the book yet;
+            _Refs keeps them until that one is checked."""
             if checked:
                 store.add_transactions(checked)
-            if following:
-                found[:] = line_of.lookup(following), refs.lookup(following)
+            if following is not None:
+                found[:] = line_of.lookup(following.lines), refs.lookup(following.refs)
 
         # Three batches are under way at once: the worker inserts one and looks up the
         # lines and refs of the one after next, while this thread checks the next one and
@@ -411,29 +415,33 @@ def import_transactions(store: Store, lines: Iterable[str], again: bool = False,
         batches = _batches(rows(lines, TRANSACTION_FIELDS))
         unreadable = None  # a row that cannot be read: raised once the rows before it are checked
 
-        def read() -> list[tuple[int, tuple]] | None:
+        def read() -> "_Batch | None":
             nonlocal unreadable
             try:
-                return next(batches, None)
+                numbered = next(batches, None)
             except InvoicerError as error:
                 unreadable = error
                 return None
+            return None if numbered is None else _Batch(numbered, line_of)
 
         count = imported = 0
         checked: list[tuple] = []
-        batch = read()
-        if batch is not None:
-            ahead([], batch)
-            following = read()
-        while batch is not None:
-            line_of.use(found[0])
-            refs.use(found[1])
-            behind.run(ahead, checked, following)
-            checked = [row for row in _numbered(batch, check, numbered=True) if row is not None]
-            count += len(batch)
-            imported += len(checked)
-            batch, following = following, (read() if following is not None else None)
-            behind.settle()
+        with _few_collections():
+            batch = read()
+            if batch is not None:
+                ahead([], batch)
+                following = read()
+            while batch is not None:
+                line_of.use(found[0])
+                refs.use(found[1])
+                behind.run(ahead, checked, following)
+                checked = _checked_at_once(batch, line_of, refs)
+                if checked is None:
+                    checked = [row for row in _numbered(batch.numbered, check, numbered=True) if row is not None]
+                count += len(batch.rows)
+                imported += len(checked)
+                batch, following = following, (read() if following is not None else None)
+                behind.settle()
         if unreadable is not None:
             raise unreadable
         if checked:
@@ -442,6 +450,80 @@ def import_transactions(store: Store, lines: Iterable[str], again: bool = False,
             behind.settle()
             _remember(store, content(), count, again or refs.count == count)
         return Imported(imported, count - imported)
+
+
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    """Python's cycle collector, seldom: a bulk import makes millions of tuples that live
+    for a batch or two and hold no cycles, and scanning them every few hundred costs a
+    fifth of the import. What was there before is frozen out of its scans meanwhile."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1_000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+class _Batch:
+    """A batch of transaction rows (row number, values), and what checking it at once needs,
+    taken apart in C: its columns, each row's line key, the lines and refs it names."""
+
+    __slots__ = ("numbered", "numbers", "rows", "columns", "keys", "lines", "refs")
+
+    def __init__(self, numbered: list[tuple[int, tuple]], line_of: "_Lines"):
+        self.numbered = numbered
+        self.numbers = list(map(_FIRST, numbered))
+        self.rows = list(map(_SECOND, numbered))
+        # zip(*rows) would be slower: it steps through one iterator a row.
+        self.columns = [tuple(map(column, self.rows)) for column in _COLUMNS]
+        self.keys = list(map(_LINE_KEY, self.rows))
+        self.lines = line_of.wanted(set(self.keys))
+        self.refs = list(filter(None, self.columns[8]))  # a ref is never empty: absent is None
+
+
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
+_COLUMNS = tuple(itemgetter(i) for i in range(len(TRANSACTION_FIELDS)))
+_LINE_KEY = itemgetter(slice(0, 3))  # line_id, contract, line
+
+
+def _checked_at_once(batch: _Batch, line_of: "_Lines", refs: "_Refs") -> list[tuple] | None:
+    """The batch's rows as book.transaction_row checks them, checked column by column: each
+    distinct line, date, type, quantity and description once, by the rules of `transaction
+    add`; the rows are then put together in C, not one at a time. For the common cases
+    only: no row has a ref, or every row's ref is new to the book and to the file, or every
+    row's ref is held with the same values (a feed sent again). None when the batch is not
+    one of them or a value is refused: then its rows go through the rules one by one, which
+    say what is wrong with the first bad row."""
+    _, _, _, dates, amounts, kinds, quantities, descriptions, given = batch.columns
+    try:
+        lines = {key: line_of(key) for key in set(batch.keys)}
+        for line in lines.values():
+            book.takes_transactions(line)
+        by_row = list(map(lines.__getitem__, batch.keys))
+        currencies = {line.currency for line in lines.values()}
+        minors = parse_minors(amounts, next(iter(currencies))) if len(currencies) == 1 else None
+        checked = list(zip(
+            map(attrgetter("id"), by_row),
+            _each(dates, iso_date),
+            map(parse_minor, amounts, map(attrgetter("currency"), by_row)) if minors is None else minors,
+            _each(kinds, book.transaction_type),
+            _each(quantities, book.transaction_quantity),
+            _each(descriptions, book.transaction_description),
+            given))
+    except InvoicerError:
+        return None
+    if not batch.refs:
+        return checked
+    return refs.check_at_once(batch.numbers, given, checked)
+
+
+def _each(values: tuple, rule: Callable) -> Iterator:
+    """rule(value) for each value, applied once to each distinct value."""
+    done = {value: rule(value) for value in set(values)}
+    return map(done.__getitem__, values)
 
 
 def _remember(store: Store, sha256: str, count: int, repeat_allowed: bool) -> None:
@@ -466,8 +548,8 @@ class _Refs:
         self.settle = settle  # called before a query of the checking thread: an insert may be under way
         self.before = store.last_transaction_id()  # this import's transactions have ids above it
         self.holders: dict[str, RefHolder] = {}
-        self.pending: dict[str, tuple[int, tuple]] = {}  # ref -> (row number, row) of the batch before
-        self.current: dict[str, tuple[int, tuple]] = {}  # ... and of this batch
+        self.pending: dict[str, tuple[int, tuple]] | _Added = {}  # ref -> (row number, row) of the batch before
+        self.current: dict[str, tuple[int, tuple]] | _Added = {}  # ... and of this batch
         self.count = 0  # rows with a ref
         # Where the rows with a ref that this import added are in the file, to name the
         # first of two rows with one ref: the k-th such row (from 0) is row
@@ -477,16 +559,46 @@ class _Refs:
         self.last_row = -1
         self.starts, self.rows = array("q"), array("q")
 
-    def lookup(self, batch: list[tuple[int, tuple]]) -> dict[str, RefHolder]:
+    def lookup(self, wanted: list[str]) -> dict[str, RefHolder]:
         """Who holds a batch's refs, in the book as it is (the batch before it need not be
         written yet: use() keeps its refs). Any thread may call it (see import_transactions)."""
-        wanted = [row[8] for _, row in batch if row[8] is not None]
         return self.store.ref_holders(wanted) if wanted else {}
 
     def use(self, holders: dict[str, RefHolder]) -> None:
         """Check the next batch against these holders (lookup's)."""
         self.pending, self.current = self.current, {}
         self.holders = holders
+
+    def check_at_once(self, numbers: tuple[int, ...], given: tuple, rows: list[tuple]) -> list[tuple] | None:
+        """check() for a whole batch of rows (whose other values are checked) with refs,
+        for its two common cases: every ref new to the book and to the file (the rows,
+        to add), or every ref held with the rows' values (none to add). None for any
+        other batch: its rows go through check() one by one."""
+        unique = set(given)
+        if len(unique) != len(given) or None in unique or not unique.isdisjoint(self.pending.keys()):
+            return None
+        # parse_ref's common case, for all of them at once: 1 to MAX_REF printable characters,
+        # no space at either end (printable text has no white space but the ASCII space).
+        if not ("".join(given).isprintable() and min(map(len, given)) > 0 and max(map(len, given)) <= MAX_REF
+                and all(map(str.__eq__, map(str.strip, given), given))):
+            return None
+        held = unique.intersection(self.holders)
+        if not held:
+            if numbers[-1] - numbers[0] != len(numbers) - 1:
+                return None  # not consecutive rows: check() keeps where each one is
+            self.current = _Added(unique, given, numbers, rows)
+            if numbers[0] != self.last_row + 1:
+                self.starts.append(self.added)
+                self.rows.append(numbers[0])
+            self.last_row = numbers[-1]
+            self.added += len(rows)
+            self.count += len(rows)
+            return rows
+        if len(held) == len(unique) and list(map(_HELD_VALUES, map(self.holders.__getitem__, given))) == \
+                list(map(_ROW_VALUES, rows)):
+            self.count += len(rows)
+            return []  # every row unchanged (see book.ref_differences)
+        return None
 
     def check(self, number: int, row: tuple, line: Line) -> tuple | None:
         ref = row[6]
@@ -521,6 +633,31 @@ class _Refs:
         k = self.store.refs_added_between(self.before, transaction_id)
         i = bisect_right(self.starts, k) - 1
         return self.rows[i] + k - self.starts[i]
+
+
+class _Added:
+    """The refs of a batch that check_at_once added, as _Refs.current and pending keep
+    them: (row number, row) by ref, made only if a row of the next batch asks."""
+
+    def __init__(self, refs: set[str], given: tuple[str, ...], numbers: list[int], rows: list[tuple]):
+        self.refs = refs
+        self.given, self.numbers, self.rows = given, numbers, rows
+        self.by_ref: dict[str, tuple[int, tuple]] | None = None
+
+    def keys(self) -> set[str]:
+        return self.refs
+
+    def get(self, ref: str) -> tuple[int, tuple] | None:
+        if ref not in self.refs:
+            return None
+        if self.by_ref is None:
+            self.by_ref = dict(zip(self.given, zip(self.numbers, self.rows)))
+        return self.by_ref[ref]
+
+
+# (line_id, date, amount, type, quantity, description) of a RefHolder, and of a checked row.
+_HELD_VALUES = itemgetter(1, 2, 3, 4, 5, 6)
+_ROW_VALUES = itemgetter(0, 1, 2, 3, 4, 5)
 
 
 def _batches(numbered_rows: Iterable[tuple[int, tuple]]) -> Iterator[list[tuple[int, tuple]]]:
@@ -571,13 +708,15 @@ class _Lines:
         self.known: dict[tuple, Line] = {}
 
     def fetch(self, batch: list[tuple[int, tuple]]) -> None:
-        self.use(self.lookup(batch))
+        self.use(self.lookup(self.wanted({row[:3] for _, row in batch})))
 
-    def lookup(self, batch: list[tuple[int, tuple]]) -> tuple[dict, dict]:
-        """The lines a batch names, by id and by name, in two queries. Any thread may call
-        it, while the batch before is checked (see import_transactions)."""
+    @staticmethod
+    def wanted(keys: Iterable[tuple]) -> tuple[set[int], set[tuple[str, str]]]:
+        """The line ids and (contract, line) names that rows' first three values name.
+        A value skipped here as malformed, or not found, is looked at again in _resolve,
+        which names the error as the single-row commands do."""
         ids, names = set(), set()
-        for line_id, contract, name in {row[:3] for _, row in batch}:
+        for line_id, contract, name in keys:
             if line_id is not None:
                 try:
                     ids.add(parse_id(line_id, "line_id"))
@@ -585,8 +724,12 @@ class _Lines:
                     pass
             elif contract is not None and name is not None:
                 names.add((contract.strip(), name.strip()))
-        # A value skipped here as malformed, or not found, is looked at again in _resolve,
-        # which names the error as the single-row commands do.
+        return ids, names
+
+    def lookup(self, wanted: tuple[set[int], set[tuple[str, str]]]) -> tuple[dict, dict]:
+        """The lines wanted (wanted's), by id and by name, in two queries. Any thread may
+        call it, while the batch before is checked (see import_transactions)."""
+        ids, names = wanted
         return (self.store.lines_by_ids(ids) if ids else {}), (self.store.lines_by_names(names) if names else {})
 
     def use(self, found: tuple[dict, dict]) -> None:

@@ -21,6 +21,7 @@ from invoicer.store.rows import (
     _date,
     _date_schedule_values,
     _insert_each,
+    _insert_rows,
     _json_values,
     _line,
     schedule_from_row,
@@ -120,7 +121,7 @@ class Imports(Connection):
     def add_transactions(self, rows: list[tuple]) -> None:
         """Insert many (line_id, date, amount, type, quantity, description, ref) rows, in
         order (a row without its ref has none)."""
-        self.conn.execute(_insert_each("transactions", TRANSACTION_COLUMNS + ", ref"), [json.dumps(rows)])
+        _insert_rows(self.conn, "transactions", TRANSACTION_COLUMNS + ", ref", rows)
 
     def ref_holders(self, refs: list[str]) -> dict[str, RefHolder]:
         """The transactions, live or deleted, that hold these refs, in one query: imports
