@@ -15,7 +15,6 @@ from invoicer.model import (
 from invoicer.store.connection import Connection
 from invoicer.store.rows import (
     _DATE_SCHEDULE_COLUMNS,
-    LINE,
     LINE_FIELDS,
     TRANSACTION_COLUMNS,
     _date,
@@ -52,21 +51,27 @@ class Imports(Connection):
                  WHERE c.name = json_extract(k.value, '$[0]') ORDER BY k.key""",
             [json.dumps(lines)])
 
+    # Imports run these on their worker thread, while the checking thread holds Python's
+    # lock: the rows come back as one JSON array, in one step, rather than one step (and
+    # one wait for the lock) a row.
+
     def lines_by_names(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Line]:
         """Many lines in one query, by (contract, line name); those that do not exist are left out."""
         rows = self.conn.execute(
-            f"""SELECT {LINE_FIELDS}
+            f"""SELECT json_group_array(json_array({LINE_FIELDS}))
                   FROM json_each(?) k CROSS JOIN contracts c CROSS JOIN contract_lines l
                  WHERE c.name = json_extract(k.value, '$[0]') AND l.contract_id = c.id
                    AND l.name = json_extract(k.value, '$[1]')""",
-            [json.dumps(list(keys))])
-        return {(line.contract, line.name): line for line in map(_line, rows)}
+            [json.dumps(list(keys))]).fetchone()[0]
+        return {(line.contract, line.name): line for line in map(_line, json.loads(rows))}
 
     def lines_by_ids(self, ids: Iterable[int]) -> dict[int, Line]:
         """Many lines in one query, by id; those that do not exist are left out."""
-        rows = self.conn.execute(LINE + " WHERE l.id IN (SELECT value FROM json_each(?))",
-                                 [json.dumps(list(ids))])
-        return {line.id: line for line in map(_line, rows)}
+        rows = self.conn.execute(
+            f"""SELECT json_group_array(json_array({LINE_FIELDS}))
+                  FROM contract_lines l JOIN contracts c ON c.id = l.contract_id
+                 WHERE l.id IN (SELECT value FROM json_each(?))""", [json.dumps(list(ids))]).fetchone()[0]
+        return {line.id: line for line in map(_line, json.loads(rows))}
 
     def add_date_schedules(self, rows: list[tuple[int, DateSchedule, date | None]]) -> None:
         """Insert many (line id, schedule, next run date), in order, in one statement."""
@@ -125,16 +130,20 @@ class Imports(Connection):
 
     def ref_holders(self, refs: list[str]) -> dict[str, RefHolder]:
         """The transactions, live or deleted, that hold these refs, in one query: imports
-        look up a batch's refs at once, as they look up its lines."""
-        found = json.dumps(refs)
+        look up a batch's refs at once, as they look up its lines (one JSON array, as
+        lines_by_names)."""
         rows = self.conn.execute(
-            """SELECT t.ref, t.id, t.line_id, t.date, t.amount, t.type, t.quantity, t.description, NULL
-                 FROM json_each(:refs) k CROSS JOIN transactions t WHERE t.ref = k.value
-               UNION ALL
-               SELECT d.ref, d.transaction_id, d.line_id, d.date, d.amount, d.type, d.quantity, d.description,
-                      d.deleted_at
-                 FROM json_each(:refs) k CROSS JOIN deleted_refs d WHERE d.ref = k.value""", {"refs": found})
-        return {row[0]: RefHolder(*row[1:]) for row in rows}
+            """SELECT json_group_array(json_array(ref, id, line_id, date, amount, type, quantity, description,
+                                                  deleted_at)) FROM (
+                 SELECT t.ref, t.id, t.line_id, t.date, t.amount, t.type, t.quantity, t.description,
+                        NULL AS deleted_at
+                   FROM json_each(:refs) k CROSS JOIN transactions t WHERE t.ref = k.value
+                 UNION ALL
+                 SELECT d.ref, d.transaction_id, d.line_id, d.date, d.amount, d.type, d.quantity, d.description,
+                        d.deleted_at
+                   FROM json_each(:refs) k CROSS JOIN deleted_refs d WHERE d.ref = k.value)""",
+            {"refs": json.dumps(refs)}).fetchone()[0]
+        return {row[0]: RefHolder(*row[1:]) for row in json.loads(rows)}
 
     def last_transaction_id(self) -> int:
         """The highest transaction id so far: those a command adds are above it (AUTOINCREMENT)."""
