@@ -608,7 +608,7 @@ class _Refs:
             differs = book.ref_differences(row, holder, line.currency)
             if differs is None:
                 return None
-            if holder.id > self.before:
+            if holder.id > self.before and holder.deleted_at is None:  # this file added it
                 raise InvoicerError(f"ref: {ref!r} is given in row {self._row_of(holder.id)} of this file "
                                     f"{differs}")
             deleted = f", deleted {holder.deleted_at}," if holder.deleted_at else ""

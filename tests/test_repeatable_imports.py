@@ -227,6 +227,17 @@ def test_the_ref_of_a_deleted_transaction_stays_taken_and_the_deletion_stands(in
     assert dump(inv) == before
 
 
+def test_the_ref_of_the_latest_transaction_deleted_is_refused_naming_it(inv, line):
+    """The deleted transaction had the highest id: no transaction of the book is above it,
+    and yet this import did not add it."""
+    inv.ok("transaction", "add", line, "--date", "2026-11-01", "--amount", "5")
+    deleted = inv.ok("transaction", "add", line, "--date", "2026-11-02", "--amount", "10", "--ref", "TS-1")
+    inv.ok("transaction", "delete", deleted["id"])
+    message = refused_import(inv, "transaction", as_csv(TX_COLUMNS, [row(line, "TS-1", amount="11")]), row=2,
+                             field="deleted")
+    assert f"transaction {deleted['id']}" in message
+
+
 def test_a_transaction_without_a_ref_leaves_nothing_behind_when_deleted(inv, line):
     plain = inv.ok("transaction", "add", line, "--date", "2026-11-02", "--amount", "10")
     inv.ok("transaction", "delete", plain["id"])
