@@ -8,7 +8,6 @@ invoicer.documents, which this module feeds."""
 import os
 import shlex
 from collections.abc import Callable
-from datetime import date
 from typing import NamedTuple
 
 from invoicer import clock
@@ -89,28 +88,30 @@ def _select(store: Store, numbers: list[str], status: str | None, contract: str 
 def _write_files(store: Store, selected: list[Invoice], fmt: str, out: str) -> list[str]:
     from invoicer import documents
 
-    parties = [store.invoice_parties(invoice.number) for invoice in selected]
+    numbers = [invoice.number for invoice in selected]
+    parties = store.parties_of_invoices(numbers)
     if fmt in E_INVOICES:
-        gaps = [gap for invoice, (seller, customer) in zip(selected, parties)
-                for gap in e_invoice_gaps(invoice, seller, customer)]
+        gaps = [gap for invoice in selected for gap in e_invoice_gaps(invoice, *parties[invoice.number])]
         if gaps:
             raise InvoicerError(f"cannot make an e-invoice ({fmt}) of it: missing " + "; ".join(dict.fromkeys(gaps)))
+    credited = store.issue_dates(sorted({invoice.credits for invoice in selected if invoice.credits}))
     render, extension = documents.renderer(fmt)
     try:
         os.makedirs(out, exist_ok=True)
     except OSError as problem:
         raise InputError(f"out: cannot create the folder {out!r} ({problem.strerror})") from None
     paths = []
-    for invoice, (seller, customer) in zip(selected, parties):
-        credited = store.invoice_row(invoice.credits)["issue_date"] if invoice.credits else None
-        record = documents.document(invoice, seller, customer, credited and date.fromisoformat(credited))
-        path = os.path.join(out, f"{record.number}.{extension}")
-        try:
-            documents.write_whole(path, render(record))
-        except OSError as problem:
-            raise InvoicerError(f"out: cannot write {path} ({problem.strerror}); nothing was recorded as "
-                                "handed over") from None
-        paths.append(path)
+    path = out
+    try:
+        with documents.Files() as files:
+            for invoice in selected:
+                record = documents.document(invoice, *parties[invoice.number], credited.get(invoice.credits))
+                path = os.path.join(out, f"{record.number}.{extension}")
+                files.write(path, render(record))
+                paths.append(path)
+    except OSError as problem:
+        raise InvoicerError(f"out: cannot write {problem.filename or path} ({problem.strerror}); nothing was "
+                            "recorded as handed over") from None
     return paths
 
 

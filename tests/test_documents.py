@@ -1,6 +1,7 @@
 """The documents room on its own: UBL, Factur-X and PDF documents made from hand-built
 records pass the EN 16931 artefacts and carry the record's own amounts."""
 
+import os
 import re
 import subprocess
 import xml.etree.ElementTree as ET
@@ -186,3 +187,41 @@ def test_write_whole_leaves_no_partial_file_when_writing_fails(tmp_path, monkeyp
         write_whole(str(target), b"new")
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["INV-000001.xml"]
+
+
+def test_many_files_written_at_once_leave_no_temporary_when_one_cannot_be_put_in_place(tmp_path, monkeypatch):
+    """Files fsyncs and renames on a few threads: a failure there is raised, naming the
+    file, once the block is left, and every temporary file is removed."""
+    from invoicer.documents import Files
+
+    rename = os.replace
+
+    def refused(source, target):
+        if target.endswith("INV-000003.xml"):
+            raise OSError(28, "No space left on device")
+        rename(source, target)
+
+    monkeypatch.setattr("os.replace", refused)
+    with pytest.raises(OSError) as raised:
+        with Files() as files:
+            for n in range(1, 11):
+                files.write(str(tmp_path / f"INV-{n:06d}.xml"), b"<Invoice/>")
+    assert raised.value.filename == str(tmp_path / "INV-000003.xml") and raised.value.errno == 28
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert not [name for name in names if name.startswith(".")] and "INV-000003.xml" not in names
+    assert all((tmp_path / name).read_bytes() == b"<Invoice/>" for name in names)
+
+
+def test_a_pdf_made_after_others_is_the_pdf_made_alone():
+    """The fonts are read once a process and shared (pdf._add_font): a document made after
+    others, in any order, is byte for byte the one made with the fonts read afresh (but
+    for its creation time and the ID made of it)."""
+    def fixed(content):
+        content = re.sub(rb"/(CreationDate|ModDate) \(D:[^)]*\)", b"", content)
+        return re.sub(rb"/ID \[<[0-9A-F]+><[0-9A-F]+>\]", b"", content)
+
+    docs = [doc for _, doc in variants()]
+    in_turn = [fixed(pdf.render(doc)) for doc in reversed(docs)][::-1]
+    for doc, made in zip(docs, in_turn):
+        pdf._parsed_font.cache_clear()
+        assert fixed(pdf.render(doc)) == made

@@ -246,3 +246,26 @@ def test_kill_9_during_new_then_new_again_hands_over_exactly_what_was_not_finish
     assert len(again["files"]) == count == 30
     assert all(Path(p).read_bytes().rstrip().endswith(b"%%EOF") for p in again["files"])
     assert inv.ok("invoice", "export", "--all", "--format", "pdf", "--new", "--out", out)["files"] == []
+
+
+def test_the_parties_of_many_invoices_are_those_of_each_one(book):
+    """Exports read the parties of all their documents at once (Store.parties_of_invoices):
+    the same as invoice_parties of each, a confirmed invoice's as they were, a draft's as
+    they are now, and no record for a customer that has none."""
+    from invoicer.store import Store
+
+    book.ok("seller", "set", "--street", "Neue Straße 9")
+    book.ok("customer", "set", "Fabrikam", "--city", "Lyon")
+    other = book.line("C-200", "Build", "time-and-material", "Northwind")
+    book.ok("schedule", "add", other, "--dates", "2026-11-20")
+    book.ok("transaction", "add", other, "--date", "2026-11-10", "--amount", "10.00")
+    book.ok("run-once", "--date", "2026-11-20")
+    store = Store(book.db)
+    with store.reading():
+        numbers = [invoice.number for invoice in store.invoices()]
+        assert len(numbers) >= 3
+        assert store.parties_of_invoices(numbers) == {number: store.invoice_parties(number) for number in numbers}
+        northwind = [n for n in numbers if store.invoice_row(n)["customer"] == "Northwind"]
+        assert northwind and store.parties_of_invoices(northwind)[northwind[0]][1] is None
+        assert store.issue_dates(numbers)["INV-000001"].isoformat() == "2026-11-24"
+    store.close()

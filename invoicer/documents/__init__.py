@@ -122,20 +122,141 @@ def exemption_reasons(lines: Iterable[DocumentLine], category: str, rate: Decima
 
 def write_whole(path: str, content: bytes) -> None:
     """Write a file whole or not at all: a temporary file beside it, renamed into place."""
-    folder = os.path.dirname(path) or "."
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".invoicer-", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
+    with Files() as files:
+        files.write(path, content)
+
+
+class Files:
+    """Files written whole or not at all, many at a time: each is written to a temporary
+    file beside it, made durable (fsync) and renamed into place, so that its name never
+    shows a part of it. The fsync and the rename run on a few threads, while the caller
+    makes the next file: the file system commits the fsyncs of several files together,
+    and one fsync a file in turn would cost more than making it. Leaving the block waits
+    for every file and makes the folders' new names durable too; an error is raised then
+    (or at the next write), and leaves no temporary file behind."""
+
+    THREADS = 4
+    AHEAD = 64  # files written and not yet in place, at most
+
+    def __init__(self):
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(self.THREADS, thread_name_prefix="invoicer-fsync")
+        self.room = threading.BoundedSemaphore(self.AHEAD)
+        self.lock = threading.Lock()
+        self.temporaries: set[str] = set()  # written, not yet in place
+        self.failure: BaseException | None = None
+        self.folders: set[str] = set()
+        self.made = 0  # temporary files made
+
+    def __enter__(self) -> "Files":
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if error is not None:
+            with self.lock:
+                self.failure = self.failure or error  # the threads put no more files in place
+        self.pool.shutdown(wait=True)
+        for temporary in self.temporaries:
+            _remove(temporary)
+        if error is None:
+            self._raise()
+            for folder in self.folders:
+                _fsync_folder(folder)
+
+    def write(self, path: str, content: bytes) -> None:
+        self._raise()
+        folder = os.path.dirname(path) or "."
+        self.folders.add(folder)
+        self.room.acquire()
         try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
+            handle, temporary = self._temporary(folder)
+        except OSError as error:
+            self.room.release()
+            raise OSError(error.errno, error.strerror, path) from None
+        except BaseException:
+            self.room.release()
+            raise
+        try:
+            with self.lock:
+                self.temporaries.add(temporary)
+            with os.fdopen(handle, "wb") as out:
+                out.write(content)
+        except BaseException as error:
+            with self.lock:
+                self.temporaries.discard(temporary)
+            _remove(temporary)
+            self.room.release()
+            if isinstance(error, OSError):
+                raise OSError(error.errno, error.strerror, path) from None
+            raise
+        self.pool.submit(self._settle, temporary, path)
+
+    def _temporary(self, folder: str) -> tuple[int, str]:
+        """A new file of our own beside the files: by this process's id and a count (a
+        name that is taken, left by a process of that id before, is never reused), as
+        private as tempfile.mkstemp makes it, for less than mkstemp's random names cost."""
+        self.made += 1
+        temporary = os.path.join(folder, f".invoicer-{os.getpid()}-{self.made}.part")
+        try:
+            return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600), \
+                temporary
+        except FileExistsError:
+            return tempfile.mkstemp(dir=folder, prefix=".invoicer-", suffix=".part")
+
+    def _settle(self, temporary: str, path: str) -> None:
+        try:
+            with self.lock:
+                if self.failure is not None:
+                    return  # left for __exit__ to remove
+            handle = os.open(temporary, os.O_RDONLY)
+            try:
+                os.fsync(handle)
+            finally:
+                os.close(handle)
+            with self.lock:
+                if self.failure is not None:
+                    return
+                os.replace(temporary, path)
+                self.temporaries.discard(temporary)
+        except OSError as error:
+            with self.lock:
+                if self.failure is None:  # said of the file it was for
+                    self.failure = OSError(error.errno, error.strerror, path)
+        except BaseException as error:
+            with self.lock:
+                if self.failure is None:
+                    self.failure = error
+        finally:
+            self.room.release()
+
+    def _raise(self) -> None:
+        with self.lock:
+            failure = self.failure
+        if failure is not None:
+            raise failure
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make the names of a folder's new files durable (where the system allows it)."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass  # a folder some systems cannot fsync: the files themselves are
+    finally:
+        os.close(handle)
 
 
 def renderer(fmt: str) -> tuple[Callable[[Document], bytes], str]:

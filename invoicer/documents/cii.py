@@ -4,9 +4,10 @@ Factur-X / ZUGFeRD: the XML a Factur-X PDF carries as factur-x.xml.
 Elements are written in the order the Factur-X EN 16931 schema gives them."""
 
 from datetime import date
-from xml.etree.ElementTree import Element, SubElement, register_namespace, tostring
+from lxml.etree import Element, SubElement, tostring
 
 from invoicer.documents import Document, Party
+from invoicer.documents.names import Names
 
 GUIDELINE = "urn:cen.eu:en16931:2017"
 RSM = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
@@ -16,12 +17,11 @@ QDT = "urn:un:unece:uncefact:data:standard:QualifiedDataType:100"
 CREDIT_TRANSFER = "58"
 UNIT = "C62"
 
-for prefix, uri in (("rsm", RSM), ("ram", RAM), ("udt", UDT), ("qdt", QDT)):
-    register_namespace(prefix, uri)
+NAMESPACES = {"rsm": RSM, "ram": RAM, "udt": UDT, "qdt": QDT}
 
 
 def render(doc: Document) -> bytes:
-    root = Element(f"{{{RSM}}}CrossIndustryInvoice")
+    root = Element(f"{{{RSM}}}CrossIndustryInvoice", nsmap=NAMESPACES)
     context = SubElement(root, f"{{{RSM}}}ExchangedDocumentContext")
     _text(_node(context, "GuidelineSpecifiedDocumentContextParameter"), "ID", GUIDELINE)
     header = SubElement(root, f"{{{RSM}}}ExchangedDocument")
@@ -139,10 +139,13 @@ def _date(parent: Element, day: date) -> None:
 
 
 def _node(parent: Element, tag: str) -> Element:
-    return SubElement(parent, f"{{{RAM}}}{tag}")
+    return SubElement(parent, _RAM[tag])
 
 
 def _text(parent: Element, tag: str, value: str, **attributes) -> Element:
-    element = SubElement(parent, f"{{{RAM}}}{tag}", attributes)
+    element = SubElement(parent, _RAM[tag], attributes)
     element.text = value
     return element
+
+
+_RAM = Names(RAM)

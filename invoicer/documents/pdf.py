@@ -7,7 +7,9 @@ The fonts (DejaVu Sans, shipped in fonts/) are embedded, and the page carries an
 output intent, so that the Factur-X step only has to add its XML and metadata to make a
 PDF/A-3B."""
 
+import copy
 from functools import cache
+from io import BytesIO
 from pathlib import Path
 
 from fpdf import FPDF
@@ -58,8 +60,8 @@ class _Page(FPDF):
         self.doc = doc
         self.set_margins(18, 18, 18)
         self.set_auto_page_break(True, margin=20)
-        self.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
-        self.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+        for style, file in (("", "DejaVuSans.ttf"), ("B", "DejaVuSans-Bold.ttf")):
+            _add_font(self, style, FONTS / file)
         self.set_font(FONT, size=9)
 
     def footer(self) -> None:
@@ -193,6 +195,47 @@ def _style(bold: bool = False, color=(0, 0, 0), size: float = 9):
     from fpdf.fonts import FontFace
 
     return FontFace(family=FONT, emphasis="BOLD" if bold else None, color=color, size_pt=size)
+
+
+# The OpenType layout tables (DejaVu's are large): fpdf2 lays text out without them (no
+# text shaping here) and drops them from the font it embeds.
+UNUSED_TABLES = ("GDEF", "GPOS", "GSUB")
+
+
+def _add_font(pdf: FPDF, style: str, path: Path) -> None:
+    """pdf.add_font(FONT, style, path), for less: what fpdf2 reads of the font (its
+    character widths, its glyph ids, a cmap of thousands of entries) is read once a
+    process and shared; each document gets its own fontTools font (the subset step cuts it
+    down in place) and its own record of the glyphs it uses."""
+    from fontTools import ttLib
+    from fpdf.fonts import SubsetMap
+    from fpdf.font_type_3 import get_color_font_object
+
+    font = copy.copy(_parsed_font(style, path))
+    font.i = len(pdf.fonts) + 1
+    font.ttfont = ttLib.TTFont(BytesIO(_font_file(path)), recalcTimestamp=False, lazy=True)
+    for table in UNUSED_TABLES:  # never read: the subset step would read them to drop them
+        if table in font.ttfont:
+            del font.ttfont[table]
+    font.biggest_size_pt = 0
+    font.missing_glyphs = []
+    font._hbfont = None
+    font.subset = SubsetMap(font)
+    font.color_font = get_color_font_object(pdf, font, font.palette_index) if pdf.render_color_fonts else None
+    pdf.fonts[font.fontkey] = font
+
+
+@cache
+def _parsed_font(style: str, path: Path):
+    """The font as fpdf2's add_font reads it, once a process (see _add_font)."""
+    scratch = FPDF()
+    scratch.add_font(FONT, style, str(path))
+    return scratch.fonts[f"{FONT.lower()}{style}"]
+
+
+@cache
+def _font_file(path: Path) -> bytes:
+    return path.read_bytes()
 
 
 @cache

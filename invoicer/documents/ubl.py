@@ -3,9 +3,10 @@
 Elements are written in the order the UBL 2.1 schemas give them; the business terms
 (BT-n) of EN 16931 are named where the mapping is not obvious."""
 
-from xml.etree.ElementTree import Element, SubElement, register_namespace, tostring
+from lxml.etree import Element, SubElement, tostring
 
 from invoicer.documents import Document, Party
+from invoicer.documents.names import Names
 
 CUSTOMIZATION = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
 PROFILE = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
@@ -18,15 +19,12 @@ ROOT = {
 CREDIT_TRANSFER = "58"  # UNTDID 4461: SEPA credit transfer
 UNIT = "C62"  # UN/ECE rec. 20: one (a unit)
 
-register_namespace("cbc", CBC)
-register_namespace("cac", CAC)
 
 
 def render(doc: Document) -> bytes:
     credit = doc.credit_note
     namespace, name = ROOT[credit]
-    register_namespace("", namespace)
-    root = Element(f"{{{namespace}}}{name}")
+    root = Element(f"{{{namespace}}}{name}", nsmap={None: namespace, "cac": CAC, "cbc": CBC})
     _text(root, "CustomizationID", CUSTOMIZATION)
     _text(root, "ProfileID", PROFILE)
     _text(root, "ID", doc.number)
@@ -141,13 +139,16 @@ def _tax_category(parent: Element, tag: str, category: str, rate, reason: str | 
 
 
 def _node(parent: Element, tag: str) -> Element:
-    return SubElement(parent, f"{{{CAC}}}{tag}")
+    return SubElement(parent, _CAC[tag])
 
 
 def _text(parent: Element, tag: str, value: str, **attributes) -> Element:
-    element = SubElement(parent, f"{{{CBC}}}{tag}", attributes)
+    element = SubElement(parent, _CBC[tag], attributes)
     element.text = value
     return element
+
+
+_CAC, _CBC = Names(CAC), Names(CBC)
 
 
 def _amount(parent: Element, tag: str, doc: Document, amount) -> None:
