@@ -357,3 +357,63 @@ def test_invoice_show_says_which_amounts_are_shares(book):
     split(book, "Contoso=60", "Alpine=40")
     run(book)
     assert "(share of 100.00)" in book("invoice", "show", "INV-000001").stdout
+
+
+def test_a_credited_milestone_share_stays_its_customers_when_the_other_shares_come_free(inv):
+    line = inv.line("C-1", "F", "fixed-price", "Fab", "--amount", "100")
+    inv.ok("schedule", "add", line, "--milestone", "M", "--date", "2026-11-02", "--amount", "100", "--ready")
+    inv.setup_job()
+    split(inv, "Con=60", "Fab=40")
+    assert totals(run(inv, "2026-11-02")) == [("INV-000001", "C-1", "Con", "60.00"), ("INV-000002", "C-1", "Fab", "40.00")]
+    inv.ok("invoice", "confirm", "INV-000001")
+    inv.ok("invoice", "credit", "INV-000001")
+    inv.ok("invoice", "confirm", "CRN-000001")
+    split(inv, "Con=10", "Fab=90")
+    inv.ok("invoice", "cancel", "INV-000002")
+    # Con's share came back by a credit note: Con's alone; Fab's cancelled share, Fab's.
+    assert [(i["customer"], i["total"]) for i in run(inv, "2026-11-09")] == [("Con", "60.00"), ("Fab", "40.00")]
+    milestone = inv.ok("schedule", "list", line)["schedules"][0]
+    assert (milestone["invoice"], milestone["invoices"]) == ("INV-000003", ["INV-000003", "INV-000004"])
+
+
+def test_a_cancelled_invoice_says_where_its_customers_share_is_now(book):
+    split(book, "Contoso=60", "Alpine=40")
+    run(book)
+    book.ok("invoice", "cancel", "INV-000001")  # Alpine's
+    now_on = lambda: {d["id"]: d["invoice"] for l in book.ok("invoice", "show", "INV-000001")["lines"]  # noqa: E731
+                      for d in l["details"]}
+    assert now_on() == {book.t1: None, book.t3: None, book.go: None}
+    assert "(now unbilled)" in book("invoice", "show", "INV-000001").stdout
+    run(book, "2026-11-01")
+    assert now_on() == {book.t1: "INV-000003", book.t3: "INV-000003", book.go: "INV-000003"}
+
+
+def test_a_documents_items_say_which_are_shares_and_of_what(book):
+    from invoicer import documents
+    from invoicer.store import Store
+
+    split(book, "Contoso=60", "Alpine=40")
+    run(book)
+    store = Store(book.db)
+    with store.reading():
+        invoice = store.invoices(number="INV-000001", details=True)[0]
+        seller, customer = store.invoice_parties("INV-000001")
+    record = documents.document(invoice, seller, customer)
+    texts = [item.text for line in record.lines for item in line.items]
+    assert texts == ["time 10 (share of 100.00)", "time (share of 40.00)", "milestone Go (share of 300.00)"]
+
+
+def test_a_milestone_is_written_off_only_when_every_share_on_an_invoice_is(inv):
+    line = inv.line("C-1", "F", "fixed-price", "Fab", "--amount", "100")
+    go = inv.ok("schedule", "add", line, "--milestone", "M", "--date", "2026-11-02", "--amount", "100", "--ready")["id"]
+    inv.setup_job()
+    split(inv, "Con=40", "Fab=60")
+    run(inv, "2026-11-02")
+    inv.ok("invoice", "confirm", "--all")
+    inv.ok("invoice", "credit", "INV-000001", "--milestone", go, "--write-off")
+    inv.ok("invoice", "confirm", "CRN-000001")
+    status = lambda: inv.ok("schedule", "list", line)["schedules"][0]["status"]  # noqa: E731
+    assert status() == "invoiced"  # Fab's share is still billed on INV-000002
+    inv.ok("invoice", "credit", "INV-000002", "--milestone", go, "--write-off")
+    inv.ok("invoice", "confirm", "CRN-000002")
+    assert status() == "written-off"

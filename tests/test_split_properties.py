@@ -453,12 +453,18 @@ class Shares:
         self.customer = customer  # a returned transaction's: billed to that customer alone
         self.parts: dict[str, list] = {}
         self.split = False  # billed by a split (its returns carry the customer)
+        self.returned: set[str] = set()  # customers whose share a credit note gave back
 
-    def release(self, numbers: set) -> None:
-        for part in self.parts.values():
+    def release(self, numbers: set, returned: bool = False) -> None:
+        """The shares on `numbers` billable again: cancelled, or (`returned`) given back by
+        a confirmed credit note, which makes them their customers' for good. Whole again
+        once every share is billable again and none was given back."""
+        for customer, part in self.parts.items():
             if part[1] in numbers:
                 part[1] = None
-        if all(part[1] is None for part in self.parts.values()):
+                if returned:
+                    self.returned.add(customer)
+        if all(part[1] is None for part in self.parts.values()) and not self.returned:
             self.parts = {}
 
     def live(self) -> dict:
@@ -666,7 +672,7 @@ class Sequence:
                 seen("a transaction's share credited and returned")
             else:
                 seen("a milestone's share credited and billable again")
-                item.release({note["credits"]})
+                item.release({note["credits"]}, returned=True)
         assert [r[:4] for r in returned] == sorted(expected), (returned, expected, self.log)
         for line, when, amount, customer, tid in returned:
             self.items[("t", tid)] = Shares(("t", tid), line, amount, when, customer)

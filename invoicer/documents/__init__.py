@@ -318,10 +318,21 @@ def _item(detail) -> Item:
     from invoicer.model import Milestone
 
     if isinstance(detail, Milestone):
-        return Item(detail.date, f"milestone {detail.name}", abs(detail.amount))
+        return Item(detail.date, f"milestone {detail.name}{_share(detail)}", abs(detail.amount))
     text = detail.type
     if detail.quantity is not None:
         text += f" {detail.quantity}"
     if detail.description:
         text += f": {detail.description}"
-    return Item(detail.date, text, abs(detail.amount))
+    return Item(detail.date, text + _share(detail), abs(detail.amount))
+
+
+def _share(detail) -> str:
+    """A share of an item split between customers (section 10) says so, and of what: its
+    quantity is the whole item's."""
+    from invoicer.money import format_amount
+
+    whole = detail.item_amount
+    if whole is None or whole == detail.amount:
+        return ""
+    return f" (share of {format_amount(abs(whole), detail.line.currency)})"

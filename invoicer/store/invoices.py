@@ -120,6 +120,14 @@ class Invoices(Connection):
     _BILLED_ON = """(SELECT x.number FROM transactions t2 JOIN invoice_lines xl ON xl.id = t2.invoice_line_id
                       JOIN invoices x ON x.id = xl.invoice_id WHERE t2.id = {item})"""
 
+    # Whether the item {item} of kind {kind} is split now; and where the share of the
+    # customer of the invoice :number is now (None: billable again).
+    _SPLIT = "EXISTS (SELECT 1 FROM shares s WHERE s.kind = '{kind}' AND s.item_id = {item})"
+    _SHARE_NOW = """(SELECT x.number FROM shares s JOIN invoice_lines xl ON xl.id = s.invoice_line_id
+                       JOIN invoices x ON x.id = xl.invoice_id
+                      WHERE s.kind = '{kind}' AND s.item_id = {item}
+                        AND s.customer = (SELECT customer FROM invoices WHERE number = :number))"""
+
     def _details(self, invoice_line_id: int, line_id: int, name: str, number: str, status: str,
                  kind: str = "invoice") -> Iterator:
         """What an invoice line billed: the live items, or for a cancelled invoice the copy
@@ -145,15 +153,19 @@ class Invoices(Connection):
                        LEFT JOIN invoices rf ON rf.id = t.returned_from
                       WHERE ci.credit_line_id = :il ORDER BY ci.date, ci.item_id"""
         elif status == "cancelled" and milestones:
-            sql = """SELECT c.item_id AS id, c.date, c.amount, c.item_amount, c.name, c.percent, 1 AS ready,
-                            i.number AS invoice, i.status AS invoice_status
-                       FROM cancelled_items c LEFT JOIN schedules m ON m.id = c.item_id
-                       LEFT JOIN invoice_lines il ON il.id = m.invoice_line_id
-                       LEFT JOIN invoices i ON i.id = il.invoice_id
-                      WHERE c.invoice_line_id = :il ORDER BY c.date, c.item_id"""
+            sql = f"""SELECT c.item_id AS id, c.date, c.amount, c.item_amount, c.name, c.percent, 1 AS ready,
+                             CASE WHEN {self._SPLIT.format(kind="m", item="c.item_id")}
+                                  THEN {self._SHARE_NOW.format(kind="m", item="c.item_id")} ELSE i.number END AS invoice,
+                             i.status AS invoice_status, {INVOICES_OF.format(kind="m", item="c.item_id")} AS invoices
+                        FROM cancelled_items c LEFT JOIN schedules m ON m.id = c.item_id
+                        LEFT JOIN invoice_lines il ON il.id = m.invoice_line_id
+                        LEFT JOIN invoices i ON i.id = il.invoice_id
+                       WHERE c.invoice_line_id = :il ORDER BY c.date, c.item_id"""
         elif status == "cancelled":
             sql = f"""SELECT item_id AS id, date, amount, item_amount, type, quantity, description,
-                             {self._BILLED_ON.format(item="item_id")} AS invoice,
+                             CASE WHEN {self._SPLIT.format(kind="t", item="item_id")}
+                                  THEN {self._SHARE_NOW.format(kind="t", item="item_id")}
+                                  ELSE {self._BILLED_ON.format(item="item_id")} END AS invoice,
                              {INVOICES_OF.format(kind="t", item="item_id")} AS invoices
                         FROM cancelled_items WHERE invoice_line_id = :il ORDER BY date, item_id"""
         elif milestones:
@@ -234,13 +246,16 @@ class Invoices(Connection):
         self._release_shares(f"SELECT kind, item_id FROM shares WHERE invoice_line_id IN ({lines})",
                              f"invoice_line_id IN ({lines})", params)
 
-    def _release_shares(self, items: str, where: str, params: dict) -> None:
+    def _release_shares(self, items: str, where: str, params: dict, returned: bool = False) -> None:
         """Make billable again the shares `where` selects, of the items `items` selects
-        (kind, item_id). Each such item stays billed on the first of its shares still on an
-        invoice; one with none left is one item again, split when it is next billed."""
+        (kind, item_id); `returned`: a credit note returned them, so they stay their
+        customers' for good. Each such item stays billed on the first of its shares still
+        on an invoice; one with none left, and none returned, is one item again, split when
+        it is next billed."""
         self.db.execute("DROP TABLE IF EXISTS temp.released")
         self.db.execute(f"CREATE TEMP TABLE released AS {items}", params)
-        self.db.execute(f"UPDATE shares SET invoice_line_id = NULL WHERE {where}", params)
+        self.db.execute(f"UPDATE shares SET invoice_line_id = NULL{', returned = 1' if returned else ''} WHERE {where}",
+                        params)
         for kind, table in (("t", "transactions"), ("m", "schedules")):
             self.db.execute(
                 f"""UPDATE {table} SET invoice_line_id = (SELECT min(s.invoice_line_id) FROM shares s
@@ -249,7 +264,7 @@ class Invoices(Connection):
         self.db.execute(
             """DELETE FROM shares WHERE (kind, item_id) IN (SELECT kind, item_id FROM temp.released)
                  AND NOT EXISTS (SELECT 1 FROM shares x WHERE x.kind = shares.kind AND x.item_id = shares.item_id
-                                   AND x.invoice_line_id IS NOT NULL)""")
+                                   AND (x.invoice_line_id IS NOT NULL OR x.returned = 1))""")
 
     def choose_numbers(self, numbers: list[str]) -> list[dict]:
         """Put the invoices named into temp.chosen; each number given, in order, with the
@@ -347,7 +362,8 @@ class Invoices(Connection):
         credited = f"SELECT 'm' AS kind, ci.item_id, ci.source_line_id {self._RETURNING} WHERE ci.kind = 'm'"
         self._release_shares(
             f"SELECT kind, item_id FROM ({credited})",
-            f"kind = 'm' AND (item_id, invoice_line_id) IN (SELECT item_id, source_line_id FROM ({credited}))", {})
+            f"kind = 'm' AND (item_id, invoice_line_id) IN (SELECT item_id, source_line_id FROM ({credited}))", {},
+            returned=True)
 
     def invoice_items(self, invoice_id: int) -> list[dict]:
         """Every item the invoice billed, in its details' order, with what it billed and

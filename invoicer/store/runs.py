@@ -144,7 +144,9 @@ class Runs(Connection):
                SELECT 'm', m.id, m.line_id, {milestone_run_date}, '', m.date, m.amount, 0
                  FROM schedules m JOIN contract_lines l ON l.id = m.line_id AND l.billing_method = 'fixed-price'
                 WHERE m.kind = 'milestone' AND m.invoice_line_id IS NULL AND m.ready = 1
-                  AND m.date <= :run_date AND l.closed = 0""", params)
+                  AND m.date <= :run_date AND l.closed = 0
+                  -- every share billable again, one of them its customer's for good
+                  AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = 'm' AND s.item_id = m.id)""", params)
         self.db.execute(
             f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, date, amount, share)
                SELECT 'm', m.id, m.line_id, {milestone_run_date}, s.customer, m.date, s.amount, 2
@@ -310,10 +312,9 @@ class Runs(Connection):
                    AND shares.customer = b.customer""")
         for kind, table in (("t", "transactions"), ("m", "schedules")):
             self.db.execute(
-                f"""UPDATE {table} SET invoice_line_id = f.first
-                      FROM (SELECT b.item_id, min(p.invoice_line_id) AS first {placed}
-                             WHERE b.kind = '{kind}' AND b.share = 1 GROUP BY b.item_id) f
-                     WHERE {table}.id = f.item_id""")
+                f"""UPDATE {table} SET invoice_line_id = (SELECT min(s.invoice_line_id) FROM shares s
+                                                             WHERE s.kind = '{kind}' AND s.item_id = {table}.id)
+                     WHERE id IN (SELECT item_id FROM temp.billable WHERE kind = '{kind}' AND share != 0)""")
 
     # Why a line is passed over, as (line_id, reason, run_date, detail) rows. These need
     # only the book, so `doctor` forecasts them too; run them after the items are linked.

@@ -338,10 +338,16 @@ def _m007_billing_split(db: Database) -> None:
         db.execute(statement)
 
 
+def _m008_returned_shares(db: Database) -> None:
+    """A share a confirmed credit note returned is its customer's for good: billed again to
+    that customer alone, never merged back into one item with the other shares."""
+    db.execute("ALTER TABLE shares ADD COLUMN returned INTEGER NOT NULL DEFAULT 0 CHECK (returned IN (0, 1))")
+
+
 # Numbered migrations, applied in order; each one's number is recorded in `migrations`
 # and in PRAGMA user_version. Append, never edit.
 MIGRATIONS = [_m001_initial, _m002_parties_and_tax, _m003_skip_spans, _m004_corrections, _m005_hand_over, _m006_transaction_refs,
-              _m007_billing_split]
+              _m007_billing_split, _m008_returned_shares]
 
 
 SCHEMA_VERSION = len(MIGRATIONS)
