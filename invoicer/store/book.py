@@ -12,9 +12,9 @@ from invoicer.model import (
     Customer,
     DateSchedule,
     Line,
-    SplitPart,
     Milestone,
     Seller,
+    SplitPart,
     Transaction,
 )
 from invoicer.store.connection import Connection
