@@ -93,7 +93,10 @@ def _write_files(store: Store, selected: list[Invoice], fmt: str, out: str) -> l
     if fmt in E_INVOICES:
         gaps = [gap for invoice in selected for gap in e_invoice_gaps(invoice, *parties[invoice.number])]
         if gaps:
-            raise InvoicerError(f"cannot make an e-invoice ({fmt}) of it: missing " + "; ".join(dict.fromkeys(gaps)))
+            raise InvoicerError(f"cannot make an e-invoice ({fmt}) of it: missing " + "; ".join(dict.fromkeys(gaps))
+                                + ". A confirmed invoice keeps the records and the tax it was confirmed with: what "
+                                "is set now serves invoices confirmed from now on (credit this one and bill it "
+                                "again to correct it)")
     credited = store.issue_dates(sorted({invoice.credits for invoice in selected if invoice.credits}))
     render, extension = documents.renderer(fmt)
     try:
@@ -136,7 +139,7 @@ def e_invoice_gaps(invoice: Invoice, seller: Seller, customer: Customer | None) 
     elif not (seller.vat_id or seller.tax_registration):
         gaps.append("seller --vat-id or --tax-registration")
     if customer is None:
-        gaps.append(f"customer {invoice.customer} (it has no record: invoicer customer set "
+        gaps.append(f"customer {invoice.customer} (it had no record when confirmed: invoicer customer set "
                     f"{shlex.quote(invoice.customer)} --country CC ...)")
     else:
         if not customer.country:
@@ -146,5 +149,6 @@ def e_invoice_gaps(invoice: Invoice, seller: Seller, customer: Customer | None) 
                 gaps.append(f"customer {customer.name} --vat-id (for its {category} lines)")
     for line in invoice.lines:
         if line.tax_category is None:
-            gaps.append(f"line {line.line_id} --tax-category ({line.name!r} has no tax, nor has the seller)")
+            gaps.append(f"line {line.line_id} --tax-category ({line.name!r} had no tax when invoiced, nor had the "
+                        "seller)")
     return gaps

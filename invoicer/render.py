@@ -479,7 +479,7 @@ def show_invoice(invoice: Invoice) -> None:
           wrap=["line", "item", "description"])
     untaxed = [line.name for line in invoice.lines if line.tax_category is None]
     if untaxed:
-        say(f"No tax on: {', '.join(untaxed)} (no tax category on the line, and none on the seller)")
+        say(f"No tax on: {', '.join(untaxed)} (neither the line nor the seller had a tax category when it was invoiced)")
 
 
 def _tax_label(category: str | None, rate) -> str:

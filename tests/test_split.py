@@ -417,3 +417,14 @@ def test_a_milestone_is_written_off_only_when_every_share_on_an_invoice_is(inv):
     inv.ok("invoice", "credit", "INV-000002", "--milestone", go, "--write-off")
     inv.ok("invoice", "confirm", "CRN-000002")
     assert status() == "written-off"
+
+
+def test_an_e_invoice_refusal_says_a_confirmed_invoice_keeps_its_records(book, tmp_path):
+    split(book, "Contoso=60", "Alpine=40")
+    run(book)
+    book.ok("invoice", "confirm", "INV-000001")
+    book.ok("customer", "set", "Alpine", "--country", "DE")  # too late for INV-000001
+    refused = book("invoice", "export", "INV-000001", "--format", "ubl", "--out", tmp_path / "out", "--json")
+    message = refused.error["message"]
+    assert refused.exit_code == 1 and "customer Alpine (it had no record when confirmed" in message
+    assert "keeps the records and the tax it was confirmed with" in message and "credit this one" in message
