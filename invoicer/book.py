@@ -579,8 +579,8 @@ def _schedule_entry(store: Store, row: dict, line: Line, with_run_dates: bool) -
             if processed is None or d > processed:
                 run_dates.append(RunDate(d, "not-run-yet"))
             elif d.isoformat() in invoiced:
-                number, status = invoiced[d.isoformat()]
-                run_dates.append(RunDate(d, "cancelled" if status == "cancelled" else "invoiced", number))
+                numbers, status = invoiced[d.isoformat()]
+                run_dates.append(RunDate(d, "cancelled" if status == "cancelled" else "invoiced", numbers[0], numbers))
             elif _within(passed, d.isoformat()):
                 run_dates.append(RunDate(d, "nothing-to-bill"))
             else:

@@ -87,6 +87,7 @@ class RunDate(NamedTuple):
     run_date: date
     status: str  # not-run-yet | invoiced | nothing-to-bill | cancelled | not-run (replaced)
     invoice: str | None = None
+    invoices: tuple[str, ...] = ()  # every invoice of the run date (one a customer, split)
 
 
 class ScheduleEntry(NamedTuple):

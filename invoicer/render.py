@@ -205,8 +205,8 @@ def schedule_json(entry: ScheduleEntry) -> dict:
         "dates": [d.isoformat() for d in s.dates] or None, "start": iso(s.start), "end": iso(s.end),
         "next_run_date": iso(entry.next_run_date), "processed_through": iso(entry.processed_through),
         "line_closed": entry.line.closed,
-        "run_dates": [{"run_date": r.run_date.isoformat(), "status": r.status, "invoice": r.invoice}
-                      for r in entry.run_dates],
+        "run_dates": [{"run_date": r.run_date.isoformat(), "status": r.status, "invoice": r.invoice,
+                       "invoices": list(r.invoices)} for r in entry.run_dates],
         "earlier_run_dates": entry.earlier,
     }
 
@@ -593,7 +593,7 @@ def show_schedules(entries: list[ScheduleEntry], milestones: list[Milestone], sh
         if e.earlier:
             rows.append(["", "", "", "", f"  ... {e.earlier} earlier run date(s)", "", "", ""])
         for r in e.run_dates:
-            rows.append(["", "", "", "", f"  run date {r.run_date}", "", r.status, r.invoice or ""])
+            rows.append(["", "", "", "", f"  run date {r.run_date}", "", r.status, ", ".join(r.invoices) or ""])
     for m in milestones:
         rows.append([m.id, m.line.id, m.line.contract, m.line.name + (" (closed)" if m.line.closed else ""),
                      f"milestone {m.name} {m.date}",

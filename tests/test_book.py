@@ -715,7 +715,7 @@ def test_schedule_list_keeps_the_invoiced_run_dates_of_a_replaced_schedule(inv):
     number = inv.ok("run-once", "--date", "2024-02-01")["invoices"][0]["number"]
     inv.ok("schedule", "add", line, "--frequency", "monthly", "--start", "2024-03-01", "--replace")
     run_dates = inv.ok("schedule", "list", line)["schedules"][0]["run_dates"]
-    assert {"run_date": "2024-02-01", "status": "invoiced", "invoice": number} in run_dates
+    assert {"run_date": "2024-02-01", "status": "invoiced", "invoice": number, "invoices": [number]} in run_dates
 
 
 def test_names_that_look_like_rich_markup_are_printed_as_typed(inv):

@@ -428,3 +428,13 @@ def test_an_e_invoice_refusal_says_a_confirmed_invoice_keeps_its_records(book, t
     message = refused.error["message"]
     assert refused.exit_code == 1 and "customer Alpine (it had no record when confirmed" in message
     assert "keeps the records and the tax it was confirmed with" in message and "credit this one" in message
+
+
+def test_schedule_list_gives_every_invoice_of_a_run_date_the_first_as_invoice(book):
+    split(book, "Contoso=50", "Alpine=30", "Baxter=20")
+    run(book)
+    run_date = next(r for r in book.ok("schedule", "list", book.hours)["schedules"][0]["run_dates"]
+                    if r["run_date"] == "2026-10-01")
+    assert (run_date["status"], run_date["invoice"], run_date["invoices"]) == (
+        "invoiced", "INV-000001", ["INV-000001", "INV-000002", "INV-000003"])
+    assert "INV-000001, INV-000002, INV-000003" in book("schedule", "list", book.hours).stdout

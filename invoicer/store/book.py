@@ -262,16 +262,19 @@ class Book(Connection):
                   JOIN contract_lines l ON l.id = s.line_id
                  WHERE s.kind = 'dates' {where} ORDER BY s.line_id""", params))
 
-    def invoices_by_run_date(self, line_id: int) -> dict[str, tuple[str, str]]:
-        """run date -> (invoice number, status) of the line's invoices, drafts and confirmed
-        over cancelled ones."""
-        found: dict[str, tuple[str, str]] = {}
-        for row in self._rows(
+    def invoices_by_run_date(self, line_id: int) -> dict[str, tuple[tuple[str, ...], str]]:
+        """run date -> (invoice numbers, status) of the line's invoices: its drafts and
+        confirmed ones (several under a billing split), else its cancelled ones, in order."""
+        found: dict[str, tuple[list[str], str]] = {}
+        for run_date, number, status in self.conn.execute(
             """SELECT i.run_date, i.number, i.status FROM invoice_lines il
                  JOIN invoices i ON i.id = il.invoice_id
                 WHERE il.line_id = ? AND i.type = 'invoice' ORDER BY i.status = 'cancelled' DESC, i.id""", [line_id]):
-            found[row["run_date"]] = (row["number"], row["status"])
-        return found
+            numbers, kept = found.get(run_date, ([], status))
+            if kept == "cancelled" and status != "cancelled":
+                numbers, kept = [], status
+            found[run_date] = (numbers + [number], kept)
+        return {run_date: (tuple(numbers), status) for run_date, (numbers, status) in found.items()}
 
     def passed_run_dates(self, line_id: int) -> list[tuple[str, str]]:
         """The spans (first, last run date) in which Process steps (not undone) passed over
