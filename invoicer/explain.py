@@ -107,6 +107,10 @@ def _schedule_sentence(store: Store, line: Line, on: date, facts: dict) -> str:
     if facts.get("cutoff"):
         text += f" ({due_count} dated up to the cut-off)"
     text += "."
+    shares, shared = store.billable_shares_minor(line.id)
+    if shares:  # a customer's share whose invoice was cancelled (section 10)
+        text += (f" Also billable again: {shares} customer share(s) of transactions billed to the others, "
+                 f"{format_amount(from_minor(shared, line.currency), line.currency)} {line.currency}.")
     if line.not_to_exceed is not None:
         billed = from_minor(store.billed_minor(line.id), line.currency)
         headroom = line.not_to_exceed - billed

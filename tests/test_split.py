@@ -438,3 +438,12 @@ def test_schedule_list_gives_every_invoice_of_a_run_date_the_first_as_invoice(bo
     assert (run_date["status"], run_date["invoice"], run_date["invoices"]) == (
         "invoiced", "INV-000001", ["INV-000001", "INV-000002", "INV-000003"])
     assert "INV-000001, INV-000002, INV-000003" in book("schedule", "list", book.hours).stdout
+
+
+def test_explain_counts_the_shares_billable_again_beside_the_unbilled_transactions(book):
+    split(book, "Contoso=60", "Alpine=40")
+    run(book)
+    book.ok("invoice", "cancel", "INV-000001")  # Alpine's 40.00 of Hours' 100.00
+    text = book("explain", book.hours, "--date", "2026-11-01").stdout
+    assert "Unbilled: 0 transaction(s)" in text
+    assert "Also billable again: 1 customer share(s) of transactions billed to the others, 40.00 USD." in text

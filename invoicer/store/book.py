@@ -80,6 +80,15 @@ class Book(Connection):
             {"line": line_id, "through": _iso(through)}).fetchone()
         return row[0], row[1], row[2], row[3]
 
+    def billable_shares_minor(self, line_id: int) -> tuple[int, int]:
+        """(count, sum) of the shares of the line's transactions that are billable again,
+        each to its customer alone (section 10)."""
+        row = self.conn.execute(
+            """SELECT count(*), coalesce(sum(s.amount), 0) FROM transactions t
+                 JOIN shares s ON s.kind = 't' AND s.item_id = t.id AND s.invoice_line_id IS NULL
+                WHERE t.line_id = ? AND t.invoice_line_id IS NOT NULL""", [line_id]).fetchone()
+        return row[0], row[1]
+
     def billed_minor(self, line_id: int) -> int:
         """What a line has billed on invoices not cancelled."""
         return self.conn.execute(f"SELECT {BILLED.format(line='?')}", [line_id]).fetchone()[0]
