@@ -2,6 +2,7 @@
 book of contracts built in a few lines."""
 
 import json
+import sqlite3
 from dataclasses import dataclass
 
 import pytest
@@ -60,6 +61,15 @@ class Invoicer:
     def setup_job(self, workflow="ProcessRunCaller"):
         self.ok("job", "create", JOB)
         return self.ok("job", "run-workflow", JOB, "--workflow", workflow)
+
+
+def dump(inv) -> str:
+    """The whole book as SQL text: what a refused command must leave as it was."""
+    conn = sqlite3.connect(inv.db)
+    try:
+        return "\n".join(conn.iterdump())
+    finally:
+        conn.close()
 
 
 @pytest.fixture

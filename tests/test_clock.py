@@ -8,17 +8,9 @@ import sqlite3
 
 import pytest
 
-from tests.conftest import JOB
+from tests.conftest import JOB, dump
 
 ZONES = ["UTC", "Asia/Tokyo", "Pacific/Kiritimati", "Etc/GMT+12", "America/New_York"]
-
-
-def everything(inv) -> str:
-    conn = sqlite3.connect(inv.db)
-    try:
-        return "\n".join(conn.iterdump())
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize("now, zone", [
@@ -41,7 +33,7 @@ def everything(inv) -> str:
 ], ids=lambda a: " ".join(a[:2]) if isinstance(a, list) else a)
 def test_a_clock_that_cannot_be_stored_is_refused_with_one_line(inv, monkeypatch, now, zone, args):
     inv.ok("job", "create", JOB)
-    before = everything(inv)
+    before = dump(inv)
     monkeypatch.setenv("INVOICER_TZ", zone)
     inv.at(now)
     for extra in (["--json"], []):
@@ -50,7 +42,7 @@ def test_a_clock_that_cannot_be_stored_is_refused_with_one_line(inv, monkeypatch
         assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1, result.stderr
         message = json.loads(result.stderr)["error"]["message"] if extra else result.stderr
         assert "INVOICER_NOW" in message and "calendar" in message, message
-    assert everything(inv) == before
+    assert dump(inv) == before
 
 
 @pytest.mark.parametrize("zone", ZONES)

@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from tests.conftest import JOB
+from tests.conftest import dump
 
 
 @pytest.fixture
@@ -29,14 +29,6 @@ def book(inv):
 
 def tx(inv, line, day, amount, *extra):
     return inv.ok("transaction", "add", line, "--date", day, "--amount", amount, *extra)["id"]
-
-
-def dump(inv) -> str:
-    conn = sqlite3.connect(inv.db)
-    try:
-        return "\n".join(conn.iterdump())
-    finally:
-        conn.close()
 
 
 def refused(inv, *args, code=1, naming=None):

@@ -6,7 +6,8 @@ import sqlite3
 
 import pytest
 
-from tests.test_corrections import dump, refused, tx
+from tests.conftest import dump
+from tests.test_corrections import refused, tx
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import typer
 
 from invoicer.cli.app import COMMANDS, app
 from invoicer.cli.common import EMPTY_MEANS_NONE
-from tests.conftest import JOB
+from tests.conftest import JOB, dump
 
 EXE = Path(sys.executable).with_name("invoicer")
 
@@ -93,16 +93,8 @@ def book(inv):
     return inv
 
 
-def everything(inv) -> str:
-    conn = sqlite3.connect(inv.db)
-    try:
-        return "\n".join(conn.iterdump())
-    finally:
-        conn.close()
-
-
 def assert_refused(inv, args, field, words):
-    before = everything(inv)
+    before = dump(inv)
     for extra in (["--json"], []):
         result = inv(*args, *extra)
         assert result.exit_code == 1, (args, result)
@@ -111,7 +103,7 @@ def assert_refused(inv, args, field, words):
         message = json.loads(result.stderr)["error"]["message"] if extra else result.stderr
         assert message.startswith(f"{field}: ") or f" {field}: " in message, (field, message)
         assert words in message, message
-    assert everything(inv) == before
+    assert dump(inv) == before
 
 
 # Each parameter gets one of the values, in turn: every value meets many parameters.
