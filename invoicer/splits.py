@@ -5,6 +5,7 @@ one join (store/runs.py)."""
 
 from decimal import Decimal
 
+from invoicer.book import refuse_closed
 from invoicer.errors import InputError, InvoicerError, NotFound
 from invoicer.model import Line, SplitPart
 from invoicer.store import Store
@@ -74,13 +75,12 @@ def show(store: Store, contract: str) -> tuple[list[Line], dict[int | None, tupl
     """A contract's lines, and its splits: under None the contract's, under a line's id
     that line's own (only the lines that have one)."""
     with store.reading():
-        row = store.contract(contract)
-        if row is None:
-            raise NotFound(f"contract: no contract named {contract!r} (see `invoicer contract list`)")
+        row, _ = _owner(store, contract, None)
         return _shown(store, contract, row["id"])
 
 
 def _owner(store: Store, contract: str, line_id: int | None) -> tuple[dict, Line | None]:
+    """The contract, and the line of it whose own split is meant (None: the contract's)."""
     row = store.contract(contract)
     if row is None:
         raise NotFound(f"contract: no contract named {contract!r} (see `invoicer contract list`)")
@@ -89,8 +89,7 @@ def _owner(store: Store, contract: str, line_id: int | None) -> tuple[dict, Line
     line = store.line(line_id)
     if line.contract != row["name"]:
         raise InvoicerError(f"line: line {line_id} is of contract {line.contract!r}, not {row['name']!r}")
-    if line.closed:
-        raise InvoicerError(f"line: line {line_id} is closed (see `invoicer contract reopen-line {line_id}`)")
+    refuse_closed(line, "split")
     return row, line
 
 

@@ -161,15 +161,14 @@ def split(
     if not none and not customers:
         raise click.UsageError("give the split's customers (--customer NAME=PERCENT, twice or more), or --none",
                                ctx=ctx)
+    owner = f"line {line}" if line is not None else f"contract {contract}"
     if none:
         removed, lines, found = splits.remove_split(store(ctx), contract, line)
         if not json_output:
-            owner = f"line {line}" if line is not None else f"contract {contract}"
             render.say(f"removed the split of {owner}" if removed else f"{owner} has no split of its own: nothing to remove")
     else:
         lines, found = splits.set_split(store(ctx), contract, customers, rounding, line)
         if not json_output:
-            owner = f"line {line}" if line is not None else f"contract {contract}"
             render.say(f"split of {owner}: " + render.split_text(found.get(int(line) if line is not None else None, ())))
     if json_output:
         render.emit(render.contract_json(lines, found))

@@ -24,6 +24,7 @@ from invoicer.store.rows import (
     INVOICES_OF,
     LINE,
     TRANSACTION_COLUMNS,
+    WRITTEN_OFF,
     _date,
     _date_schedule_values,
     _iso,
@@ -226,12 +227,6 @@ class Book(Connection):
         fixed = sum(r["amount"] for r in rows if r["percent"] is None)
         return total, percents, fixed
 
-    # Whether a confirmed write-off credit note credits the milestone m as the invoice line
-    # {line} billed it.
-    _WRITTEN_OFF = """EXISTS (SELECT 1 FROM credited_items ci
-                                JOIN invoice_lines cl ON cl.id = ci.credit_line_id JOIN invoices cn ON cn.id = cl.invoice_id
-                               WHERE ci.kind = 'm' AND ci.item_id = m.id AND ci.source_line_id = {line}
-                                 AND cn.status = 'confirmed' AND cn.write_off = 1)"""
     _MILESTONE = f"""
         SELECT m.*, i.number AS invoice, i.status AS invoice_status, {INVOICES_OF.format(kind="m", item="m.id")} AS invoices,
                (SELECT group_concat(cn.number, ',') FROM credited_items ci
@@ -239,11 +234,11 @@ class Book(Connection):
                  WHERE ci.kind = 'm' AND ci.item_id = m.id AND cn.status != 'cancelled') AS credit_notes,
                -- written off: on the invoice it is billed on; split, on each invoice with a share
                CASE WHEN NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = 'm' AND s.item_id = m.id)
-                    THEN {_WRITTEN_OFF.format(line="m.invoice_line_id")}
+                    THEN {WRITTEN_OFF.format(line="m.invoice_line_id")}
                     ELSE m.invoice_line_id IS NOT NULL
                          AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = 'm' AND s.item_id = m.id
                                             AND s.invoice_line_id IS NOT NULL
-                                            AND NOT {_WRITTEN_OFF.format(line="s.invoice_line_id")}) END AS written_off
+                                            AND NOT {WRITTEN_OFF.format(line="s.invoice_line_id")}) END AS written_off
           FROM schedules m
           LEFT JOIN invoice_lines il ON il.id = m.invoice_line_id
           LEFT JOIN invoices i ON i.id = il.invoice_id

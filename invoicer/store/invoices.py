@@ -22,6 +22,7 @@ from invoicer.store.rows import (
     ON_LINES,
     PARTIES_SNAPSHOT,
     TRANSACTION_COLUMNS,
+    WRITTEN_OFF,
     _date,
     _insert_each,
     _iso,
@@ -175,11 +176,7 @@ class Invoices(Connection):
                         SELECT m.id, m.date, x.amount, x.item_amount, m.name, m.percent, m.ready,
                                coalesce(first.number, :number) AS invoice, :status AS invoice_status,
                                {INVOICES_OF.format(kind="m", item="m.id")} AS invoices,
-                               EXISTS (SELECT 1 FROM credited_items ci
-                                         JOIN invoice_lines cl ON cl.id = ci.credit_line_id
-                                         JOIN invoices cn ON cn.id = cl.invoice_id
-                                        WHERE ci.kind = 'm' AND ci.item_id = m.id AND ci.source_line_id = :il
-                                          AND cn.status = 'confirmed' AND cn.write_off = 1) AS written_off
+                               {WRITTEN_OFF.format(line=":il")} AS written_off
                           FROM ({ON_LINES.format(lines=":il")}) x JOIN schedules m ON x.kind = 'm' AND m.id = x.item_id
                           LEFT JOIN invoice_lines fl ON fl.id = m.invoice_line_id
                           LEFT JOIN invoices first ON first.id = fl.invoice_id

@@ -172,6 +172,13 @@ PARTIES_SNAPSHOT = (
 
 TRANSACTION_COLUMNS = "line_id, date, amount, type, quantity, description"
 
+# Whether a confirmed write-off credit note credits the milestone m as the invoice line
+# {line} billed it.
+WRITTEN_OFF = """EXISTS (SELECT 1 FROM credited_items ci
+                           JOIN invoice_lines cl ON cl.id = ci.credit_line_id JOIN invoices cn ON cn.id = cl.invoice_id
+                          WHERE ci.kind = 'm' AND ci.item_id = m.id AND ci.source_line_id = {line}
+                            AND cn.status = 'confirmed' AND cn.write_off = 1)"""
+
 # The invoices not cancelled that bill a share of the item {item} of kind {kind}, in
 # invoice order, comma-separated (NULL: none, or the item is not split).
 INVOICES_OF = """(SELECT group_concat(number, ',') FROM (
