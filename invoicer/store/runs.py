@@ -181,14 +181,15 @@ class Runs(Connection):
                 WHERE line_id = ? AND kind = 't' AND item_id = ?""", held)
         self.conn.executemany("DELETE FROM temp.billable WHERE line_id = ? AND kind = 't' AND item_id = ?", held)
 
-    def split_billable(self) -> None:
+    def split_billable(self) -> bool:
         """Split each whole item of a line with a split in force (the line's own, else its
         contract's) into one share per customer, in the order named: each but the rounding
         customer gets amount x percent / 100 rounded half up, no more than what those
         named before it left of the item; the rounding customer the rest. A share of zero
-        is not billed. One statement over every such item; a book without splits skips it."""
+        is not billed. One statement over every such item; a book without splits skips it.
+        Whether it made any share."""
         if not self.conn.execute("SELECT EXISTS (SELECT 1 FROM splits)").fetchone()[0]:
-            return
+            return False
         self.db.execute("DROP TABLE IF EXISTS temp.in_force")
         self.db.execute(
             """CREATE TEMP TABLE in_force (line_id INTEGER, position INTEGER, customer TEXT, percent INTEGER,
@@ -228,15 +229,18 @@ class Runs(Connection):
                      FROM taken)
                INSERT INTO temp.billable (line_id, run_date, customer, kind, item_id, date, amount, share)
                SELECT line_id, run_date, customer, kind, item_id, date, share, 1 FROM cut WHERE share > 0""")
+        # changes(), not rowcount: sqlite3 gives no rowcount for a statement that starts with WITH.
+        made = self.conn.execute("SELECT changes()").fetchone()[0]
         self.db.execute(
             """DELETE FROM temp.billable
                 WHERE customer = '' AND line_id IN (SELECT line_id FROM temp.in_force)""")
+        return made > 0
 
     def write_invoices(self, run_id: int) -> None:
         """One invoice per contract, customer and invoice run date, numbered in order of
         run date, contract name, then customer name; one invoice line per contract line;
         each item linked to it, or each share of it to its customer's."""
-        self.split_billable()
+        split = self.split_billable()
         now = clock.stamp()
         # The billable items by line, run date and customer: the statements below join
         # these few rows, not every item.
@@ -300,7 +304,9 @@ class Runs(Connection):
             self.db.execute(
                 f"""UPDATE {table} SET invoice_line_id = p.invoice_line_id {placed}
                      WHERE b.kind = '{kind}' AND b.share = 0 AND {table}.id = b.item_id""")
-        if not self.conn.execute("SELECT EXISTS (SELECT 1 FROM temp.billable WHERE share != 0)").fetchone()[0]:
+        # No share made, and none billable again (an index of those): no shares to write.
+        if not split and not self.conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM shares WHERE invoice_line_id IS NULL)").fetchone()[0]:
             return
         # Shares: each on its customer's line; the item is billed, on the first of them.
         self.db.execute(
