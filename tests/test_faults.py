@@ -710,6 +710,40 @@ def test_concurrent_first_commands_on_a_new_file_each_succeed_or_exit_3(tmp_path
     REPORT.append(f"8 concurrent first commands on a new file: exit codes {sorted(codes)}")
 
 
+@pytest.mark.parametrize("at", range(1, 4))  # the statements before its write transaction
+def test_a_schema_committed_while_a_first_command_reads_the_identity_is_not_a_foreign_file(at, tmp_path, monkeypatch):
+    """The race behind the test above, made certain: another process commits the whole
+    schema just before the `at`-th statement this opening runs. The file's identity must be
+    read in one snapshot: read apart, it gave application_id 0 beside a table count > 0,
+    and the opening called the book "not an invoicer database"."""
+    from invoicer.store import Store, connection
+
+    db = str(tmp_path / "book.db")
+    connect = connection._connect
+    made = []
+
+    def connect_then_race(path, timeout, header):
+        conn = connect(path, timeout, header)
+        seen = []
+
+        def before(statement):
+            if statement.startswith("--"):
+                return  # one run inside a statement (a pragma function's), not one of its own
+            seen.append(statement)
+            if len(seen) == at:
+                made.append(subprocess.run(argv(db, "job", "list", "--json"), env=environment(),
+                                           capture_output=True, text=True).returncode)
+
+        conn.set_trace_callback(before)
+        return conn
+
+    monkeypatch.setattr(connection, "_connect", connect_then_race)
+    store = Store(db)
+    store.close()
+    assert made == [0]
+    assert ok(db, "job", "list") is not None
+
+
 @pytest.mark.parametrize("command", ["job-list", "contract-add-line"])
 def test_every_open_makes_sure_the_journal_is_wal(command, tmp_path):
     """A rollback-journal book (a first command killed before its switch to WAL) is put

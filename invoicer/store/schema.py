@@ -411,10 +411,12 @@ class Schema(Connection):
             raise _said(error, self.path, self.busy_timeout, self.header, opening=True) from None
 
     def _identity(self) -> tuple[int, int, int]:
-        app_id = self.conn.execute("PRAGMA application_id").fetchone()[0]
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        objects = self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        return app_id, version, objects
+        """One statement, so one snapshot: read apart, a first command on a new file could see
+        another's schema committed between its application_id (still 0) and its table count."""
+        return self.conn.execute(
+            "SELECT a.application_id, v.user_version, (SELECT count(*) FROM sqlite_master) "
+            "FROM pragma_application_id() a, pragma_user_version() v"
+        ).fetchone()
 
     def _check_identity(self, app_id: int, version: int, objects: int) -> None:
         if app_id == APPLICATION_ID:
