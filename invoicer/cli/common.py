@@ -10,7 +10,7 @@ from typer._click import exceptions as click  # Typer 0.29 vendors click
 from typer._click.core import ParameterSource
 from typer.core import TyperCommand, TyperGroup
 
-from invoicer.store import Store
+from invoicer.store import Store, open_store
 from invoicer.values import typed_text
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of a table.")]
@@ -21,12 +21,13 @@ STORES = "invoicer.stores"
 
 
 def store(ctx: typer.Context) -> Store:
-    """The database of --db, else $INVOICER_DB, else ./invoicer.db; created on first use."""
+    """The database of --db, else $INVOICER_DB, else ./invoicer.db (a file, or a
+    postgresql:// URI); created on first use."""
     root = ctx.find_root()
     # An empty --db is refused where every typed text is (_refuse_bad_text); an empty
     # $INVOICER_DB is taken as unset, as shells do.
     path = root.params.get("db") or os.environ.get("INVOICER_DB") or "invoicer.db"
-    opened = Store(path)
+    opened = open_store(path)
     ctx.meta.setdefault(STORES, []).append(opened)
     return opened
 

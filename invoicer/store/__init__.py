@@ -19,8 +19,18 @@ from invoicer.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, Sc
 
 
 class Store(Schema, Jobs, Book, Imports, Invoices, Runs, RunJson):
-    """One open database. Use `writing()` or `reading()` around each command."""
+    """One open SQLite file. Use `writing()` or `reading()` around each command."""
+
+
+def open_store(target: str) -> Store:
+    """The store of --db: a PostgreSQL server for a postgresql:// URI, else an SQLite file.
+    psycopg is imported only for a server."""
+    if target.startswith(("postgresql://", "postgres://")):
+        from invoicer.store.postgres_store import PostgresStore
+
+        return PostgresStore(target)
+    return Store(target)
 
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "Behind", "NamedDateSchedules", "Store",
-           "busy_timeout", "schedule_from_row"]
+           "busy_timeout", "open_store", "schedule_from_row"]

@@ -50,7 +50,8 @@ class Book(Connection):
 
     def update_line(self, line_id: int, changes: dict) -> None:
         if changes:
-            self.db["contract_lines"].update(line_id, changes)
+            self.conn.execute(f"UPDATE contract_lines SET {', '.join(f'{c} = ?' for c in changes)} WHERE id = ?",
+                              [*changes.values(), line_id])
 
 
     def line(self, line_id: int) -> Line:
@@ -118,7 +119,7 @@ class Book(Connection):
 
     def remove_split(self, contract_id: int, line_id: int | None) -> bool:
         """Remove the contract's split (a line's own, with `line_id`); whether there was one."""
-        return self.conn.execute("DELETE FROM splits WHERE contract_id = ? AND line_id IS ?",
+        return self.conn.execute("DELETE FROM splits WHERE contract_id = ? AND line_id IS NOT DISTINCT FROM ?",
                                  [contract_id, line_id]).rowcount > 0
 
     _SELLER_COLUMNS = ", ".join(Seller._fields)
@@ -167,21 +168,22 @@ class Book(Connection):
         """invoice_parties of many invoices at once, by number, in a query or three
         whatever their count: exports read the parties of thousands of documents."""
         rows = self.conn.execute(
-            "SELECT i.number, i.parties, i.customer FROM json_each(?) k CROSS JOIN invoices i WHERE i.number = k.value",
+            f"SELECT i.number, i.parties, i.customer FROM {self.sql.json_list('?', 'k')} CROSS JOIN invoices i "
+            "WHERE i.number = k.value",
             [json.dumps(numbers)]).fetchall()
         drafts = {customer for _, parties, customer in rows if parties is None}
         seller, now = (self.seller() if drafts else None), {}
         if drafts:
             now = {customer.name: (seller, customer) for customer in map(Customer._make, self.conn.execute(
                 f"""SELECT {self._CUSTOMER_COLUMNS} FROM customers
-                     WHERE name IN (SELECT value FROM json_each(?))""", [json.dumps(sorted(drafts))]))}
+                     WHERE name IN (SELECT value FROM {self.sql.json_list('?')})""", [json.dumps(sorted(drafts))]))}
         return {number: now.get(customer, (seller, None)) if parties is None else _kept_parties(parties)
                 for number, parties, customer in rows}
 
     def issue_dates(self, numbers: list[str]) -> dict[str, date | None]:
         """The issue date of each invoice named, by number, in one query."""
         return {number: _date(issued) for number, issued in self.conn.execute(
-            "SELECT number, issue_date FROM invoices WHERE number IN (SELECT value FROM json_each(?))",
+            f"SELECT number, issue_date FROM invoices WHERE number IN (SELECT value FROM {self.sql.json_list('?')})",
             [json.dumps(numbers)])}
 
     def processed_through(self, line_id: int) -> date | None:
@@ -196,8 +198,9 @@ class Book(Connection):
         self.db.execute("DELETE FROM schedules WHERE id = ?", [schedule_id])
 
     def add_date_schedule(self, line_id: int, schedule: DateSchedule, next_run_date: date | None) -> int:
-        return self.conn.execute(f"INSERT INTO schedules ({_DATE_SCHEDULE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                 _date_schedule_values(line_id, schedule, next_run_date)).lastrowid
+        return self.conn.execute(
+            f"INSERT INTO schedules ({_DATE_SCHEDULE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            _date_schedule_values(line_id, schedule, next_run_date)).fetchall()[0][0]
 
     def set_next_run_date(self, schedule_id: int, next_run_date: date | None) -> None:
         self.db.execute("UPDATE schedules SET next_run_date = ? WHERE id = ?", [_iso(next_run_date), schedule_id])
@@ -206,8 +209,9 @@ class Book(Connection):
                       percent: Decimal | None, ready: bool) -> int:
         return self.conn.execute(
             """INSERT INTO schedules (line_id, kind, name, date, amount, percent, ready)
-               VALUES (?, 'milestone', ?, ?, ?, ?, ?)""",
-            [line_id, name, when.isoformat(), amount, None if percent is None else str(percent), int(ready)]).lastrowid
+               VALUES (?, 'milestone', ?, ?, ?, ?, ?) RETURNING id""",
+            [line_id, name, when.isoformat(), amount, None if percent is None else str(percent),
+             int(ready)]).fetchall()[0][0]
 
     def schedule_row(self, schedule_id: int) -> dict:
         row = self._one("SELECT * FROM schedules WHERE id = ?", [schedule_id])
@@ -293,7 +297,8 @@ class Book(Connection):
     def add_transaction(self, row: tuple) -> int:
         """Insert one (line_id, date, amount, type, quantity, description, ref) row."""
         return self.conn.execute(
-            f"INSERT INTO transactions ({TRANSACTION_COLUMNS}, ref) VALUES (?, ?, ?, ?, ?, ?, ?)", row).lastrowid
+            f"INSERT INTO transactions ({TRANSACTION_COLUMNS}, ref) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            row).fetchall()[0][0]
 
     def update_transaction(self, transaction_id: int, row: tuple) -> None:
         """Set an unbilled transaction's (line_id, date, amount, type, quantity, description)."""

@@ -12,6 +12,7 @@ from typing import Self
 from sqlite_utils import Database
 
 from invoicer.errors import Conflict, DatabaseFileError, InvoicerError
+from invoicer.store.dialect import SQLITE
 
 DEFAULT_BUSY_TIMEOUT_SECONDS = 10.0
 
@@ -147,7 +148,11 @@ def _can_create_in(folder: str) -> bool:
 
 
 class Connection:
-    """One open database and the transactions every command runs in."""
+    """One open database and the transactions every command runs in: an SQLite file here,
+    a server in postgres.PostgresConnection."""
+
+    sql = SQLITE  # the fragments where the dialects differ
+    integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
 
     def __init__(self, path: str):
         self.path = path
@@ -261,6 +266,15 @@ class Connection:
             if isinstance(said, _CannotWriteHere):
                 said = DatabaseFileError(f"{said}; nothing was written")
             raise said from None
+
+    def max_parameters(self) -> int:
+        """How many parameters a statement may bind."""
+        return self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+
+    def changes(self, cursor) -> int:
+        """How many rows the statement of `cursor` wrote: changes(), not rowcount, which
+        sqlite3 does not give for a statement that starts with WITH."""
+        return self.conn.execute("SELECT changes()").fetchone()[0]
 
     def _rows(self, sql: str, params=()) -> Iterator[dict]:
         # sqlite3 directly: sqlite-utils' query() costs ~20 µs a call, felt on imports.

@@ -2,7 +2,6 @@
 one statement each."""
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from datetime import date
 
@@ -32,7 +31,7 @@ class Imports(Connection):
 
     def contracts_by_name(self, names: Iterable[str]) -> dict[str, dict]:
         """Many contracts in one query, by name; those that do not exist are left out."""
-        rows = self._rows("""SELECT c.* FROM json_each(?) k CROSS JOIN contracts c WHERE c.name = k.value""",
+        rows = self._rows(f"""SELECT c.* FROM {self.sql.json_list('?', 'k')} CROSS JOIN contracts c WHERE c.name = k.value""",
                           [json.dumps(list(names))])
         return {row["name"]: row for row in rows}
 
@@ -42,13 +41,13 @@ class Imports(Connection):
         in hundredths, tax exemption reason), each in order, in one statement each: imports
         write a batch of thousands at a time."""
         if contracts:
-            self.conn.execute(_insert_each("contracts", "name, customer, currency"), [json.dumps(contracts)])
+            self.conn.execute(_insert_each(self.sql, "contracts", "name, customer, currency"), [json.dumps(contracts)])
+        columns = "name, billing_method, amount, not_to_exceed, project, tax_category, tax_rate, tax_exemption_reason"
         self.conn.execute(
-            f"""INSERT INTO contract_lines (contract_id, name, billing_method, amount, not_to_exceed, project,
-                                            tax_category, tax_rate, tax_exemption_reason)
-                SELECT c.id, {_json_values(8, first=1, row="k.value")}
-                  FROM json_each(?) k CROSS JOIN contracts c
-                 WHERE c.name = json_extract(k.value, '$[0]') ORDER BY k.key""",
+            f"""INSERT INTO contract_lines (contract_id, {columns})
+                SELECT c.id, {_json_values(self.sql, "contract_lines", columns, first=1, row="k.value")}
+                  FROM {self.sql.json_rows('?')} CROSS JOIN contracts c
+                 WHERE c.name = {self.sql.item('k.value', 0)} ORDER BY k.key""",
             [json.dumps(lines)])
 
     # Imports run these on their worker thread, while the checking thread holds Python's
@@ -58,24 +57,24 @@ class Imports(Connection):
     def lines_by_names(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Line]:
         """Many lines in one query, by (contract, line name); those that do not exist are left out."""
         rows = self.conn.execute(
-            f"""SELECT json_group_array(json_array({LINE_FIELDS}))
-                  FROM json_each(?) k CROSS JOIN contracts c CROSS JOIN contract_lines l
-                 WHERE c.name = json_extract(k.value, '$[0]') AND l.contract_id = c.id
-                   AND l.name = json_extract(k.value, '$[1]')""",
+            f"""SELECT {self.sql.rows_as_json(LINE_FIELDS)}
+                  FROM {self.sql.json_rows('?')} CROSS JOIN contracts c CROSS JOIN contract_lines l
+                 WHERE c.name = {self.sql.item('k.value', 0)} AND l.contract_id = c.id
+                   AND l.name = {self.sql.item('k.value', 1)}""",
             [json.dumps(list(keys))]).fetchone()[0]
         return {(line.contract, line.name): line for line in map(_line, json.loads(rows))}
 
     def lines_by_ids(self, ids: Iterable[int]) -> dict[int, Line]:
         """Many lines in one query, by id; those that do not exist are left out."""
         rows = self.conn.execute(
-            f"""SELECT json_group_array(json_array({LINE_FIELDS}))
+            f"""SELECT {self.sql.rows_as_json(LINE_FIELDS)}
                   FROM contract_lines l JOIN contracts c ON c.id = l.contract_id
-                 WHERE l.id IN (SELECT value FROM json_each(?))""", [json.dumps(list(ids))]).fetchone()[0]
+                 WHERE l.id IN (SELECT value FROM {self.sql.json_list('?', kind='int')})""", [json.dumps(list(ids))]).fetchone()[0]
         return {line.id: line for line in map(_line, json.loads(rows))}
 
     def add_date_schedules(self, rows: list[tuple[int, DateSchedule, date | None]]) -> None:
         """Insert many (line id, schedule, next run date), in order, in one statement."""
-        self.conn.execute(_insert_each("schedules", _DATE_SCHEDULE_COLUMNS),
+        self.conn.execute(_insert_each(self.sql, "schedules", _DATE_SCHEDULE_COLUMNS),
                           [json.dumps([_date_schedule_values(*row) for row in rows])])
 
     def add_named_date_schedules(self, named: "NamedDateSchedules") -> bool:
@@ -92,15 +91,16 @@ class Imports(Connection):
             # CROSS JOIN keeps the rows in the outer loop, in file order: ids follow the file.
             inserted = self.conn.execute(
                 f"""INSERT INTO schedules ({_DATE_SCHEDULE_COLUMNS})
-                    SELECT l.id, 'dates', {_json_values(6, first=2, row="k.value")}
-                      FROM json_each(?) k
+                    SELECT l.id, 'dates', {_json_values(self.sql, "schedules", _DATE_SCHEDULE_COLUMNS.partition(", kind, ")[2],
+                                                        first=2, row="k.value")}
+                      FROM {self.sql.json_rows('?')}
                       CROSS JOIN contracts c CROSS JOIN contract_lines l
-                     WHERE c.name = json_extract(k.value, '$[0]')
-                       AND l.contract_id = c.id AND l.name = json_extract(k.value, '$[1]')
+                     WHERE c.name = {self.sql.item('k.value', 0)}
+                       AND l.contract_id = c.id AND l.name = {self.sql.item('k.value', 1)}
                        AND l.billing_method = 'time-and-material' AND l.processed_through IS NULL
                        AND l.closed = 0""",
                 [named.json]).rowcount
-        except sqlite3.IntegrityError:
+        except self.integrity_errors:
             inserted = -1
         if inserted != named.count:
             self.conn.execute("ROLLBACK TO named_date_schedules")
@@ -116,8 +116,8 @@ class Imports(Connection):
         """For many lines in one query: (the id of its date-based schedule or None, the
         latest run date processed for it or None, that schedule or None)."""
         rows = self._rows(
-            """SELECT l.id AS line_id, s.id, l.processed_through, s.frequency, s.rrule, s.dates, s.start, s."end"
-                 FROM json_each(?) k CROSS JOIN contract_lines l
+            f"""SELECT l.id AS line_id, s.id, l.processed_through, s.frequency, s.rrule, s.dates, s.start, s."end"
+                 FROM {self.sql.json_list('?', 'k', 'int')} CROSS JOIN contract_lines l
                  LEFT JOIN schedules s ON s.line_id = l.id AND s.kind = 'dates'
                 WHERE l.id = k.value""", [json.dumps(list(line_ids))])
         return {row["line_id"]: (row["id"], _date(row["processed_through"]),
@@ -126,22 +126,22 @@ class Imports(Connection):
     def add_transactions(self, rows: list[tuple]) -> None:
         """Insert many (line_id, date, amount, type, quantity, description, ref) rows, in
         order (a row without its ref has none)."""
-        _insert_rows(self.conn, "transactions", TRANSACTION_COLUMNS + ", ref", rows)
+        _insert_rows(self, "transactions", TRANSACTION_COLUMNS + ", ref", rows)
 
     def ref_holders(self, refs: list[str]) -> dict[str, RefHolder]:
         """The transactions, live or deleted, that hold these refs, in one query: imports
         look up a batch's refs at once, as they look up its lines (one JSON array, as
         lines_by_names)."""
         rows = self.conn.execute(
-            """SELECT json_group_array(json_array(ref, id, line_id, date, amount, type, quantity, description,
-                                                  deleted_at)) FROM (
+            f"""SELECT {self.sql.rows_as_json("ref, id, line_id, date, amount, type, quantity, description, deleted_at")}
+                 FROM (
                  SELECT t.ref, t.id, t.line_id, t.date, t.amount, t.type, t.quantity, t.description,
                         NULL AS deleted_at
-                   FROM json_each(:refs) k CROSS JOIN transactions t WHERE t.ref = k.value
+                   FROM {self.sql.json_list(':refs', 'k')} CROSS JOIN transactions t WHERE t.ref = k.value
                  UNION ALL
                  SELECT d.ref, d.transaction_id, d.line_id, d.date, d.amount, d.type, d.quantity, d.description,
                         d.deleted_at
-                   FROM json_each(:refs) k CROSS JOIN deleted_refs d WHERE d.ref = k.value)""",
+                   FROM {self.sql.json_list(':refs', 'k')} CROSS JOIN deleted_refs d WHERE d.ref = k.value) AS held""",
             {"refs": json.dumps(refs)}).fetchone()[0]
         return {row[0]: RefHolder(*row[1:]) for row in json.loads(rows)}
 

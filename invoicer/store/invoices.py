@@ -345,7 +345,7 @@ class Invoices(Connection):
     def add_returned_transactions(self, rows: list[tuple]) -> None:
         """Insert (line_id, date, amount, type, quantity, description, returned_from, customer) rows, in order."""
         if rows:
-            self.conn.execute(_insert_each("transactions", TRANSACTION_COLUMNS + ", returned_from, customer"),
+            self.conn.execute(_insert_each(self.sql, "transactions", TRANSACTION_COLUMNS + ", returned_from, customer"),
                               [json.dumps(rows)])
 
     def return_chosen_milestones(self) -> None:
@@ -397,9 +397,9 @@ class Invoices(Connection):
         note_id = self.conn.execute(
             """INSERT INTO invoices (number, contract_id, customer, run_date, status, run_id, created_at, type,
                                      credits_id, write_off, reason)
-               VALUES (?, ?, ?, ?, 'draft', NULL, ?, 'credit-note', ?, ?, ?)""",
+               VALUES (?, ?, ?, ?, 'draft', NULL, ?, 'credit-note', ?, ?, ?) RETURNING id""",
             [number, invoice["contract_id"], invoice["customer"], invoice["run_date"], clock.stamp(), invoice["id"],
-             int(write_off), reason]).lastrowid
+             int(write_off), reason]).fetchall()[0][0]
         by_line: dict[int, list[tuple]] = {}
         for item in items:
             by_line.setdefault(item[2], []).append(item)
@@ -409,8 +409,8 @@ class Invoices(Connection):
                 """INSERT INTO invoice_lines (invoice_id, line_id, name, amount, items, tax_category, tax_rate,
                                               tax_exemption_reason)
                    SELECT ?, il.line_id, il.name, ?, ?, il.tax_category, il.tax_rate, il.tax_exemption_reason
-                     FROM invoice_lines il WHERE il.id = ?""",
-                [note_id, -sum(i[4] for i in credited), len(credited), credited[0][3]]).lastrowid
+                     FROM invoice_lines il WHERE il.id = ? RETURNING id""",
+                [note_id, -sum(i[4] for i in credited), len(credited), credited[0][3]]).fetchall()[0][0]
             self.conn.executemany(
                 """INSERT INTO credited_items (credit_line_id, kind, item_id, amount, source_line_id, date, name, percent)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",

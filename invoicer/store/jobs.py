@@ -15,21 +15,19 @@ class Jobs(Connection):
     """Batch jobs and their workflow instances."""
 
     def add_job(self, name: str, job_type: str, frequency: str, active: bool) -> Job:
-        existing = self._one("SELECT name FROM jobs WHERE name = ?", [name])  # NOCASE: unique whatever the case
+        existing = self._one(f"SELECT name FROM jobs WHERE {self.sql.nocase('name', '?')}", [name])  # unique whatever the case
         if existing:
             alike = "" if existing["name"] == name else " (job names are unique whatever their case)"
             raise InvoicerError(f"name: a job named {existing['name']!r} already exists{alike}")
-        self.db["jobs"].insert(
-            {"name": name, "job_type": job_type, "frequency": frequency,
-             "active": int(active), "created_at": clock.stamp()}
-        )
+        self.conn.execute("INSERT INTO jobs (name, job_type, frequency, active, created_at) VALUES (?, ?, ?, ?, ?)",
+                          [name, job_type, frequency, int(active), clock.stamp()])
         return self.job(name)
 
     def jobs(self) -> list[Job]:
         return [_job(row) for row in self._rows("SELECT * FROM jobs ORDER BY name")]
 
     def job(self, name: str) -> Job:
-        row = self._one("SELECT * FROM jobs WHERE name = ?", [name])
+        row = self._one(f"SELECT * FROM jobs WHERE {self.sql.nocase('name', '?')}", [name])
         if row is None:
             raise NotFound(f"no job named {name!r} (see `invoicer job list`)")
         return _job(row)

@@ -1,6 +1,5 @@
 """Rows of the store made into the model: dates, money, records; and helpers of its SQL."""
 
-import sqlite3
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -18,6 +17,7 @@ from invoicer.model import (
     Transaction,
 )
 from invoicer.money import from_minor
+from invoicer.store.postgres_schema import INTEGER_COLUMNS
 from invoicer.tax import rate_from_store
 
 _DATE_SCHEDULE_COLUMNS = 'line_id, kind, frequency, rrule, dates, start, "end", next_run_date'
@@ -29,30 +29,32 @@ def _date_schedule_values(line_id: int, schedule: DateSchedule, next_run_date: d
             _iso(schedule.start), _iso(schedule.end), _iso(next_run_date))
 
 
-def _json_values(count: int, first: int = 0, row: str = "value") -> str:
-    """The values of a row given as a JSON array, for SELECT: json_extract, not ->>, which
-    needs SQLite 3.38."""
-    return ", ".join(f"json_extract({row}, '$[{i}]')" for i in range(first, first + count))
+def _json_values(sql, table: str, columns: str, first: int = 0, row: str = "value") -> str:
+    """The values of a row of `sql.json_rows` for SELECT, typed as `table`'s `columns`
+    (a comma-separated list) are: for SQLite json_extract (not ->>, which needs SQLite 3.38)."""
+    integers = INTEGER_COLUMNS.get(table, frozenset())
+    names = [name.strip().strip('"') for name in columns.split(",")]
+    return ", ".join(sql.item(row, first + i, "int" if name in integers else "text") for i, name in enumerate(names))
 
 
-def _insert_each(table: str, columns: str) -> str:
+def _insert_each(sql, table: str, columns: str) -> str:
     """Insert the rows of a JSON array (the one parameter) in order, in one statement: how
     imports write a batch of thousands. A fifth faster than executemany, which binds each
     row's parameters one by one."""
-    return (f"INSERT INTO {table} ({columns}) SELECT {_json_values(columns.count(',') + 1)} "
-            "FROM json_each(?) ORDER BY key")
+    return (f"INSERT INTO {table} ({columns}) SELECT {_json_values(sql, table, columns, row='k.value')} "
+            f"FROM {sql.json_rows('?')} ORDER BY k.key")
 
 
-def _insert_rows(conn: sqlite3.Connection, table: str, columns: str, rows: list[tuple]) -> None:
+def _insert_rows(store, table: str, columns: str, rows: list[tuple]) -> None:
     """Insert rows (tuples, a value for each column) in order, a few thousand a statement
-    of many rows of VALUES (as many as SQLite takes parameters): SQLite binds them in C, with
+    of many rows of VALUES (as many as the store takes parameters): SQLite binds them in C, with
     no JSON to build nor parse, which makes the transaction import's write a third cheaper
     than _insert_each's."""
     width = columns.count(",") + 1
-    per = max(1, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
+    per = max(1, store.max_parameters() // width)
     for start in range(0, len(rows), per):
         chunk = rows[start:start + per]
-        conn.execute(_values_statement(table, columns, width, len(chunk)), list(chain.from_iterable(chunk)))
+        store.conn.execute(_values_statement(table, columns, width, len(chunk)), list(chain.from_iterable(chunk)))
 
 
 @lru_cache(maxsize=16)
@@ -184,7 +186,7 @@ WRITTEN_OFF = """EXISTS (SELECT 1 FROM credited_items ci
 INVOICES_OF = """(SELECT group_concat(number, ',') FROM (
                      SELECT x.number FROM shares s JOIN invoice_lines xl ON xl.id = s.invoice_line_id
                        JOIN invoices x ON x.id = xl.invoice_id
-                      WHERE s.kind = '{kind}' AND s.item_id = {item} ORDER BY x.id))"""
+                      WHERE s.kind = '{kind}' AND s.item_id = {item} ORDER BY x.id) AS billing)"""
 
 # What the invoice lines that {lines} selects bill, item by item: (invoice_line_id, kind,
 # item_id, amount: the item's share, item_amount: the whole item). An item not split is

@@ -38,11 +38,11 @@ class Runs(Connection):
 
     def begin_run(self, instance: Instance | None, run_date: date, forced: bool) -> int:
         now = clock.stamp()
-        return self.db["runs"].insert(
-            {"instance_id": instance and instance.id, "workflow": instance and instance.workflow,
-             "run_date": run_date.isoformat(),
-             "started_at": now, "ended_at": now, "forced": int(forced)}
-        ).last_pk
+        return self.conn.execute(
+            """INSERT INTO runs (instance_id, workflow, run_date, started_at, ended_at, forced)
+               VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
+            [instance and instance.id, instance and instance.workflow, run_date.isoformat(), now, now,
+             int(forced)]).fetchall()[0][0]
 
     def end_run(self, run_id: int) -> None:
         self.db.execute("UPDATE runs SET ended_at = ? WHERE id = ?", [clock.stamp(), run_id])
