@@ -35,6 +35,7 @@ COMMANDS = {
     "run": "invoicer.cli.run:runs",
     "seller": "invoicer.cli.seller:app",
     "customer": "invoicer.cli.customer:app",
+    "migrate-to": "invoicer.cli.migrate:migrate_to",
 }
 
 
@@ -125,7 +126,7 @@ class InvoicerGroup(Group):
 
 app = typer.Typer(
     cls=InvoicerGroup,
-    help="Recurring invoice creation for project contracts: the \"create invoices\" batch job, over one SQLite file.",
+    help="Recurring invoice creation for project contracts: the \"create invoices\" batch job, over one SQLite file or a PostgreSQL server.",
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
@@ -143,11 +144,11 @@ def _version(asked: bool) -> None:
 @app.callback()
 def root(
     db: Annotated[str | None, typer.Option("--db", metavar="PATH",
-                                           help="The database file (default: $INVOICER_DB, else ./invoicer.db).")] = None,
+                                           help="The database: a file, or a postgresql:// URI (default: $INVOICER_DB, else ./invoicer.db).")] = None,
     version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
                                           help="Print invoicer's version and exit.")] = False,
 ) -> None:
-    """Recurring invoice creation for project contracts, over one SQLite file."""
+    """Recurring invoice creation for project contracts, over one SQLite file or a PostgreSQL server."""
 
 
 def main() -> None:

@@ -12,13 +12,14 @@ from invoicer.store.connection import Behind, busy_timeout
 from invoicer.store.imports import Imports, NamedDateSchedules
 from invoicer.store.invoices import Invoices
 from invoicer.store.jobs import Jobs
+from invoicer.store.move import MoveOut
 from invoicer.store.rows import schedule_from_row
 from invoicer.store.run_json import RunJson
 from invoicer.store.runs import Runs
 from invoicer.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, Schema
 
 
-class Store(Schema, Jobs, Book, Imports, Invoices, Runs, RunJson):
+class Store(Schema, Jobs, Book, Imports, Invoices, Runs, RunJson, MoveOut):
     """One open SQLite file. Use `writing()` or `reading()` around each command."""
 
 

@@ -6,6 +6,8 @@ Where the dialects differ: identity columns for AUTOINCREMENT, BIGINT for INTEGE
 minor units needs 64 bits), TEXT in the "C" collation (SQLite's BINARY: byte order, so
 that lists sort alike on both), and a unique index on lower(name) for jobs' NOCASE."""
 
+import re
+
 # The schema version this DDL makes; later migrations are appended to POSTGRES_MIGRATIONS.
 INITIAL_VERSION = 8
 
@@ -274,8 +276,6 @@ INSERT INTO counters (name, value) VALUES ('invoice_number', 0), ('credit_note_n
 
 def _integer_columns() -> dict[str, frozenset[str]]:
     """Each table's BIGINT columns, read from INITIAL."""
-    import re
-
     found = {}
     for table, body in re.findall(r"CREATE TABLE (\w+) \((.*?)\n\);", INITIAL, re.S):
         found[table] = frozenset(re.findall(r"^    \"?(\w+)\"? BIGINT", body, re.M))
@@ -283,3 +283,6 @@ def _integer_columns() -> dict[str, frozenset[str]]:
 
 
 INTEGER_COLUMNS = _integer_columns()
+
+# The tables, parents before the tables that refer to them.
+TABLES = tuple(re.findall(r"^CREATE TABLE (\w+)", INITIAL, re.M))
