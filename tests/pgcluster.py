@@ -3,16 +3,24 @@ a server on a loopback port, stopped and removed at the end.
 
 initdb and postgres refuse to run as root, and CI runs as root: then the cluster is made
 and run as the `postgres` user (Debian's postgresql package creates it). Found where
-Debian installs the server (/usr/lib/postgresql/N/bin) or on PATH."""
+Debian installs the server (/usr/lib/postgresql/N/bin) or on PATH.
+
+Every role logs in without a password (trust) but one, PASSWORD_ROLE: its logins over TCP
+need its password (scram-sha-256), for the tests of a refused login and of PGPASSWORD and
+~/.pgpass. Its password is made anew for each cluster."""
 
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
+
+# The role whose logins need a password (a superuser, as `invoicer` is).
+PASSWORD_ROLE = "invoicer_locked"
 
 HOW_TO_INSTALL = "PostgreSQL is not installed: apt-get install postgresql (Debian), then run the tests again"
 
@@ -38,6 +46,7 @@ class Cluster:
     port: int
     binaries: str
     as_user: list[str]
+    password: str  # PASSWORD_ROLE's
 
     @property
     def uri(self) -> str:
@@ -68,10 +77,22 @@ def start(fast: bool = True) -> Cluster:
     data = f"{folder}/data"
     subprocess.run([*as_user, f"{binaries}/initdb", "-D", data, "-U", "invoicer", "--auth=trust", "-E", "UTF8",
                     "--locale=C.UTF-8", "--no-sync"], check=True, capture_output=True)
+    # Before initdb's trust lines: the first line that matches a connection decides.
+    with open(f"{data}/pg_hba.conf") as rules:
+        trusted = rules.read()
+    with open(f"{data}/pg_hba.conf", "w") as rules:
+        rules.write(f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n"
+                    f"local all {PASSWORD_ROLE} scram-sha-256\n" + trusted)
     port = _free_port()
     settings = [f"-p {port}", "-c listen_addresses=127.0.0.1", f"-k {folder}", "-c max_connections=200"]
     if fast:
         settings += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
     subprocess.run([*as_user, f"{binaries}/pg_ctl", "-D", data, "-w", "-l", f"{folder}/log", "-o", " ".join(settings),
                     "start"], check=True, capture_output=True)
-    return Cluster(folder, port, binaries, as_user)
+    cluster = Cluster(folder, port, binaries, as_user, secrets.token_urlsafe(18))
+    import psycopg
+
+    with psycopg.connect(cluster.uri, autocommit=True) as admin:
+        # Sent as a literal: the server hashes it (password_encryption is scram-sha-256).
+        admin.execute(f"CREATE ROLE {PASSWORD_ROLE} LOGIN SUPERUSER PASSWORD '{cluster.password}'")
+    return cluster

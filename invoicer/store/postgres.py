@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from decimal import Decimal
 from functools import lru_cache
 from typing import Self
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -45,14 +44,27 @@ def is_uri(target: str) -> bool:
     return target.startswith(URI_PREFIXES)
 
 
+# user:password@ of a URI: up to its last @ before the path (libpq stops at the first /).
+_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:@/]*):([^/]*)@")
+
+
 def shown(uri: str) -> str:
-    """The URI as messages show it: never the password."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    host = parts.hostname or ""
-    netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """The URI as messages show it: never the password. Said by pattern, not parsed: a
+    URI too malformed to parse must not show it either."""
+    return _PASSWORD.sub(r"\1@", uri)
+
+
+def _hidden(text: str, uri: str) -> str:
+    """`text` (libpq's reason, which may quote the URI it could not read) without the URI's password."""
+    found = _PASSWORD.match(uri)
+    text = text.replace(uri, shown(uri))
+    if found and found.group(2):
+        text = text.replace(found.group(2), "***")
+    try:
+        password = psycopg.conninfo.conninfo_to_dict(uri).get("password")
+    except psycopg.Error:
+        password = None
+    return text.replace(password, "***") if password else text
 
 
 def _where(uri: str) -> str:
@@ -187,7 +199,8 @@ class PostgresConnection(Connection):
                                   connect_timeout=max(1, round(self.busy_timeout)) if self.busy_timeout else 10,
                                   options=f"-c search_path={SCHEMA}")
         except psycopg.Error as error:
-            raise DatabaseFileError(f"cannot connect to the server ({self.where}): {_reason(error)}") from None
+            raise DatabaseFileError(f"cannot connect to the server ({self.where}): "
+                                    f"{_hidden(_reason(error), uri)}") from None
         raw.adapters.register_loader("numeric", _NumericAsInt)
         raw.adapters.register_loader("bool", _BoolAsInt)
         raw.adapters.register_dumper(bool, _BoolDumper)
