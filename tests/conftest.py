@@ -103,6 +103,18 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: a test of the SQLite file itself, not run on PostgreSQL")
 
 
+def pytest_terminal_summary(terminalreporter):
+    """Without PostgreSQL, one line at the end says that its half was skipped and how to
+    install it (each test's skip alone shows as an `s`, its reason only with -rs)."""
+    from tests import pgcluster
+
+    skipped = [report for report in terminalreporter.stats.get("skipped", [])
+               if pgcluster.HOW_TO_INSTALL in str(getattr(report, "longrepr", ""))]
+    if skipped:
+        terminalreporter.write_line(f"{len(skipped)} tests on PostgreSQL skipped: {pgcluster.HOW_TO_INSTALL}",
+                                    yellow=True)
+
+
 def pytest_generate_tests(metafunc):
     if "inv" in metafunc.fixturenames:
         both = metafunc.module.__name__.rpartition(".")[2] in POSTGRES_MODULES \
