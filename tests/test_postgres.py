@@ -40,6 +40,19 @@ OTHER_JOB = "Backup create invoices"
 
 # helpers -------------------------------------------------------------------------------------
 
+# What the races and kills did, printed at the end of the module.
+REPORT: list[str] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report(request):
+    yield
+    if REPORT:
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            print("\n[test_postgres] " + "\n[test_postgres] ".join(REPORT))
+
+
 def environment(**extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOICER_", "PG"))}
     env.update(INVOICER_TZ="UTC", INVOICER_NOW=NOW, NO_COLOR="1")
@@ -530,6 +543,139 @@ def test_a_connection_cut_in_the_middle_of_an_import_is_one_line_and_nothing_hal
     assert pg.ok("contract", "import", contracts)["imported"] == 30_000
 
 
+# the behaviours of test_database.py and test_faults.py that are not the file's own --------------
+
+def test_invoicer_db_takes_a_uri_and_help_never_connects(pg):
+    pg.monkeypatch.setenv("INVOICER_DB", pg.db)
+    from typer.testing import CliRunner
+
+    from invoicer.cli.app import app
+
+    made = CliRunner().invoke(app, ["job", "create", JOB, "--json"])
+    assert made.exit_code == 0, made.stderr
+    assert [j["name"] for j in pg.ok("job", "list")["jobs"]] == [JOB]
+    unreachable = Invoicer(f"postgresql://invoicer@127.0.0.1:{pgcluster._free_port()}/billing", pg.monkeypatch)
+    for args in (("--help",), ("job", "--help"), ("run-once", "--help")):
+        shown = unreachable(*args)
+        assert shown.exit_code == 0 and "Usage" in shown.stdout, (args, shown.stderr)
+
+
+def test_a_bad_busy_timeout_is_one_clear_line(pg):
+    pg.monkeypatch.setenv("INVOICER_BUSY_TIMEOUT", "soon")
+    result = pg("job", "list")
+    assert result.exit_code == 1
+    assert "INVOICER_BUSY_TIMEOUT" in message_of(result, False)
+
+
+def test_a_first_command_while_another_holds_the_lock_exits_3_after_the_busy_timeout(pg, new_database):
+    """A fresh database: the schema is made under the writers' lock, so a first command
+    meeting another writer waits for it, and gives up as any write does."""
+    uri = new_database()
+    holder = holder_of_the_writers_lock(uri)
+    try:
+        pg.monkeypatch.setenv("INVOICER_BUSY_TIMEOUT", "0.5")
+        for extra in ((), ("--json",)):
+            started = time.monotonic()
+            result = Invoicer(uri, pg.monkeypatch)("job", "list", *extra)
+            seconds = time.monotonic() - started
+            assert result.exit_code == 3, result.stderr
+            assert "another process" in message_of(result, bool(extra))
+            assert seconds >= 0.5
+    finally:
+        holder.close()
+    assert rows(uri, "SELECT count(*) FROM pg_namespace WHERE nspname = 'invoicer'") == [(0,)]
+    assert Invoicer(uri, pg.monkeypatch).ok("job", "list") == {"jobs": []}
+
+
+def test_a_role_that_may_only_read_reads_and_a_write_says_the_server_refused(pg, postgres_cluster):
+    """The server's counterpart of a book in a read-only folder: a role granted SELECT alone."""
+    pg.ok("job", "create", JOB)
+    pg.line("C-9", "Design")
+    role = f"reader_{os.getpid()}_{random.randrange(10**6)}"
+    database = database_name(pg.db)
+    with admin(postgres_cluster, database) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA invoicer TO {role}")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA invoicer TO {role}")
+    try:
+        before = dump(pg)
+        reader = Invoicer(postgres_cluster.uri_of(database, role), pg.monkeypatch)
+        for args in (("job", "list"), ("contract", "list"), ("invoice", "list"), ("run", "list")):
+            result = reader(*args, "--json")
+            assert result.exit_code == 0, (args, result.stderr)
+        for extra in ((), ("--json",)):
+            result = reader(*WRITE, *extra)
+            assert result.exit_code == 1, (result.exit_code, result.stderr)
+            message = message_of(result, bool(extra))
+            assert "refused" in message and "permission denied" in message and "nothing was written" in message, \
+                message
+        assert dump(pg) == before
+    finally:
+        with admin(postgres_cluster, database) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
+
+
+@pytest.mark.parametrize("how", ["kill-9", "ctrl-c"])
+def test_an_import_killed_or_interrupted_mid_way_leaves_nothing_of_it(how, pg, tmp_path):
+    """kill -9 (the server rolls back what the dead client began) and Ctrl-C (the command
+    rolls back, says so in one line, exit 130) in the middle of a contract import."""
+    pg.ok("job", "create", JOB)
+    contracts = _contracts_csv(tmp_path / "contracts.csv", 30_000)
+    before = book_rows(pg.db)
+    child = subprocess.Popen(argv(pg.db, "contract", "import", contracts, "--json"), env=environment(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    holders = wait_for(lambda: writer_lock_holders(pg.db), child, step=0.001)
+    assert holders and wait_for(lambda: rows(pg.db, """SELECT 1 FROM pg_locks WHERE pid = %s
+                                                         AND relation = 'invoicer.contract_lines'::regclass
+                                                         AND mode = 'RowExclusiveLock'""", holders),
+                                child, step=0.001), "the import ended before it was seen writing"
+    time.sleep(0.2)
+    assert child.poll() is None, "the import finished before it could be stopped"
+    child.send_signal(signal.SIGKILL if how == "kill-9" else signal.SIGINT)
+    stdout, stderr = child.communicate(timeout=120)
+    if how == "kill-9":
+        assert child.returncode == -signal.SIGKILL
+        wait_for(lambda: not writer_lock_holders(pg.db), limit=60)
+    else:
+        assert child.returncode == 130, (child.returncode, stderr[-2000:])
+        error = json.loads(one_line(stderr))["error"]
+        assert error["code"] == "interrupted" and "nothing was written" in error["message"], error
+    assert stdout == ""
+    assert book_rows(pg.db) == before
+    assert pg.ok("contract", "import", contracts)["imported"] == 30_000
+
+
+def test_run_once_during_an_import_exits_3_or_waits_and_bills_what_it_wrote(pg, tmp_path):
+    """A transaction import holds the writers' lock: a run-once with a short busy timeout
+    gives up in one line; one with a long timeout waits, then bills every imported row."""
+    pg.setup_job()
+    line = pg.line("C-1", "Design")
+    pg.ok("schedule", "add", line, "--frequency", "monthly", "--start", "2026-10-01")
+    count = 40_000
+    with open(tmp_path / "transactions.csv", "w") as out:
+        out.write("contract,line,date,amount,type\n")
+        out.writelines(f"C-1,Design,2026-10-{1 + n % 28:02d},1.{n % 100:02d},time\n" for n in range(count))
+    expected = sum(100 + n % 100 for n in range(count))
+    importer = subprocess.Popen(argv(pg.db, "transaction", "import", tmp_path / "transactions.csv", "--json"),
+                                env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: writer_lock_holders(pg.db), importer, step=0.001), "the import was never seen writing"
+    short = cli(pg.db, "run-once", "--date", "2026-11-01", "--json", env={"INVOICER_BUSY_TIMEOUT": "0.3"})
+    waiting = cli(pg.db, "run-once", "--date", "2026-11-01", "--json", env={"INVOICER_BUSY_TIMEOUT": "300"})
+    _, import_err = importer.communicate(timeout=300)
+    assert importer.returncode == 0, import_err[-2000:]
+    if short.returncode == 3:  # else the import had ended before it asked: it billed all
+        assert "another process" in message_of(short, True)
+        assert waiting.returncode == 0, waiting.stderr[-2000:]
+        (invoice,) = json.loads(waiting.stdout)["invoices"]
+    else:
+        assert short.returncode == 0, short.stderr[-2000:]
+        (invoice,) = json.loads(short.stdout)["invoices"]
+    REPORT.append(f"run-once during a transaction import: exit {short.returncode} with a 0.3 s busy timeout")
+    assert int(invoice["total"].replace(".", "")) == expected
+    assert pg.ok("transaction", "list", "--unbilled")["transactions"] == []
+
+
 # (5) real processes racing: run-once x 8, run-once killed, run-workflow from two hosts ----------
 
 RUN_DATE = "2024-06-01"
@@ -669,6 +815,8 @@ def test_eight_run_once_at_the_same_moment_make_one_set_of_invoices(big_book, ne
     assert invoice_facts(completed[0]["invoices"]) == big_book.expected_invoices()
     for document in sleeping:
         assert_sleeping(document)
+    REPORT.append(f"8 run-once at once: 1 completed ({len(completed[0]['invoices'])} invoices), "
+                  f"{len(sleeping)} slept, {len(results) - 1 - len(sleeping)} exit 3")
     assert_billed_exactly_once(uri, big_book)
 
 
@@ -720,10 +868,11 @@ def test_run_once_killed_mid_way_leaves_nothing_and_the_next_bills_what_it_would
     assert book_rows(uri) == before, f"kill at {fraction:.2f} of the run left some of it"
     assert ok(uri, "run", "list")["runs"] == []
     assert ok(uri, "invoice", "list")["invoices"] == []
-    assert len(ok(uri, "transaction", "list", "--unbilled")["transactions"]) == TRANSACTIONS
+    REPORT.append(f"run-once killed {fraction * whole['window']:.2f} s into its {whole['window']:.2f} s "
+                  f"hold of the writers' lock (attempt {attempt + 1}): nothing of it left")
     again = ok(uri, "run-once", "--date", RUN_DATE)
     assert invoice_facts(again["invoices"]) == invoice_facts(whole["document"]["invoices"])
-    assert again == whole["document"] | {key: again[key] for key in ("run_id",) if key in again}
+    assert again == whole["document"]
     assert_billed_exactly_once(uri, big_book)
     assert_sleeping(ok(uri, "run-once", "--date", RUN_DATE))
 
