@@ -435,7 +435,7 @@ def test_a_write_waits_the_busy_timeout_then_exits_3_with_one_line(command, busy
         if extra:
             assert json.loads(result.stderr)["error"]["code"] == "conflict"
         assert "another process" in message and "INVOICER_BUSY_TIMEOUT" in message and "1.5 s" in message, message
-        assert "lock" not in message.lower() or "canceling" not in message.lower(), message
+        assert "canceling statement" not in message and "lock timeout" not in message, message  # never raw
         assert 1.5 <= seconds < 1.5 + 10, f"gave up after {seconds:.2f} s with a 1.5 s busy timeout"
     assert dump(pg) == before
 
@@ -443,13 +443,15 @@ def test_a_write_waits_the_busy_timeout_then_exits_3_with_one_line(command, busy
 def test_a_busy_timeout_of_0_exits_3_at_once(busy):
     pg, _ = busy
     pg.monkeypatch.setenv("INVOICER_BUSY_TIMEOUT", "0")
-    pg.ok("job", "list")  # the connection made once, before the clock starts
+    started = time.monotonic()
+    pg.ok("job", "list")  # what a command costs here without waiting: connecting, reading
+    baseline = time.monotonic() - started
     started = time.monotonic()
     result = pg(*WRITE, "--json")
     seconds = time.monotonic() - started
     assert result.exit_code == 3, result.stderr
     assert "another process" in message_of(result, True)
-    assert seconds < 1.0, f"{seconds:.2f} s with INVOICER_BUSY_TIMEOUT=0"
+    assert seconds < baseline + 0.5, f"{seconds:.2f} s with INVOICER_BUSY_TIMEOUT=0 (a read: {baseline:.2f} s)"
 
 
 @WAITS_FOR_THE_RUN_ON_THE_SERVER
