@@ -2,12 +2,12 @@
 `set` changing only what it is given."""
 
 import re
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from invoicer import parties
+from tests.conftest import dump
 
 SELLER = ["--name", "Contoso GmbH", "--country", "de", "--street", "Hauptstr. 1", "--city", "Berlin",
           "--postcode", "10115", "--vat-id", "DE123456789", "--tax-registration", "12/345/67890",
@@ -19,11 +19,6 @@ SELLER_KEYS = ["name", "country", "street", "city", "postcode", "vat_id", "tax_r
                "electronic_address", "iban", "bic", "payment_terms_days", "tax_category", "tax_rate"]
 CUSTOMER_KEYS = ["name", "country", "street", "city", "postcode", "vat_id", "legal_id", "email",
                  "electronic_address", "payment_terms_days", "reference"]
-
-
-def dump(inv) -> list[str]:
-    with sqlite3.connect(inv.db) as conn:
-        return list(conn.iterdump())
 
 
 def refused(inv, *args, field: str):
@@ -272,7 +267,7 @@ def test_due_date_takes_the_sellers_terms_when_the_customer_has_none_else_30_day
 
 def test_a_confirmed_invoice_keeps_the_parties_as_they_were_and_a_draft_shows_them_as_they_are(inv):
     from invoicer.parties import invoice_parties
-    from invoicer.store import Store
+    from invoicer.store import open_store
 
     inv.ok("seller", "set", *SELLER)
     inv.ok("customer", "set", "Fabrikam", "--city", "Paris", "--vat-id", "FR40303265045")
@@ -281,7 +276,7 @@ def test_a_confirmed_invoice_keeps_the_parties_as_they_were_and_a_draft_shows_th
     inv.ok("invoice", "confirm", confirmed)
     inv.ok("seller", "set", "--name", "Contoso AG", "--tax-rate", "20")
     inv.ok("customer", "set", "Fabrikam", "--city", "Lyon")
-    store = Store(inv.db)
+    store = open_store(inv.db)
     try:
         seller, customer = invoice_parties(store, confirmed)
         assert seller.name == "Contoso GmbH" and str(seller.tax_rate) == "19.00" and seller.payment_terms_days == 14
@@ -295,11 +290,11 @@ def test_a_confirmed_invoice_keeps_the_parties_as_they_were_and_a_draft_shows_th
 
 def test_the_parties_of_a_customer_without_a_record_are_the_seller_and_none(inv):
     from invoicer.parties import invoice_parties
-    from invoicer.store import Store
+    from invoicer.store import open_store
 
     number = _invoiced(inv, customer="No Record Ltd")
     inv.ok("invoice", "confirm", number)
-    store = Store(inv.db)
+    store = open_store(inv.db)
     try:
         seller, customer = invoice_parties(store, number)
         assert seller.name is None and customer is None

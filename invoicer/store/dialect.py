@@ -48,6 +48,16 @@ class SQLite:
         """column equals param, ASCII case aside (SQLite's NOCASE)."""
         return f"{column} = {param}"
 
+    @staticmethod
+    def json_object(pairs: str) -> str:
+        """A JSON object of 'key', value pairs (comma-separated); one may be another's value."""
+        return f"json_object({pairs})"
+
+    @staticmethod
+    def json_text(json: str) -> str:
+        """A JSON value as the text a TEXT column holds."""
+        return json
+
 
 class PostgreSQL(SQLite):
     name = "postgresql"
@@ -83,6 +93,14 @@ class PostgreSQL(SQLite):
     @staticmethod
     def nocase(column: str, param: str) -> str:
         return f"lower({column}) = lower({param})"
+
+    @staticmethod
+    def json_object(pairs: str) -> str:
+        return f"json_build_object({pairs})"
+
+    @staticmethod
+    def json_text(json: str) -> str:
+        return f"CAST({json} AS TEXT)"
 
 
 SQLITE = SQLite()

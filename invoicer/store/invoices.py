@@ -20,13 +20,13 @@ from invoicer.store.connection import Connection
 from invoicer.store.rows import (
     INVOICES_OF,
     ON_LINES,
-    PARTIES_SNAPSHOT,
     TRANSACTION_COLUMNS,
     WRITTEN_OFF,
     _date,
     _insert_each,
     _iso,
     _milestone,
+    parties_snapshot,
     _transaction,
 )
 from invoicer.tax import breakdown, rate_from_store
@@ -70,14 +70,16 @@ class Invoices(Connection):
                 clauses.append(clause)
                 params.append(value.isoformat())
         if numbers is not None:
-            clauses.append("i.number IN (SELECT value FROM json_each(?))")
+            clauses.append(f"i.number IN (SELECT value FROM {self.sql.json_list('?')})")
             params.append(json.dumps(numbers))
         if line_id is not None:
             clauses.append("i.id IN (SELECT invoice_id FROM invoice_lines WHERE line_id = ?)")
             params.append(line_id)
-        if chosen:
+        if chosen and first is None:
+            clauses.append("i.id IN (SELECT id FROM temp.chosen)")
+        elif chosen:
             clauses.append("i.id IN (SELECT id FROM temp.chosen ORDER BY id LIMIT ?)")
-            params.append(-1 if first is None else first)
+            params.append(first)
         elif first is not None:
             clauses.append("i.id IN (SELECT id FROM invoices WHERE run_id = ? ORDER BY id LIMIT ?)")
             params += [run_id, first]
@@ -176,7 +178,7 @@ class Invoices(Connection):
                         SELECT m.id, m.date, x.amount, x.item_amount, m.name, m.percent, m.ready,
                                coalesce(first.number, :number) AS invoice, :status AS invoice_status,
                                {INVOICES_OF.format(kind="m", item="m.id")} AS invoices,
-                               {WRITTEN_OFF.format(line=":il")} AS written_off
+                               CASE WHEN {WRITTEN_OFF.format(line=":il")} THEN 1 ELSE 0 END AS written_off
                           FROM ({ON_LINES.format(lines=":il")}) x JOIN schedules m ON x.kind = 'm' AND m.id = x.item_id
                           LEFT JOIN invoice_lines fl ON fl.id = m.invoice_line_id
                           LEFT JOIN invoices first ON first.id = fl.invoice_id
@@ -187,7 +189,7 @@ class Invoices(Connection):
                           FROM credited_items ci JOIN invoice_lines cl ON cl.id = ci.credit_line_id
                           JOIN invoices cn ON cn.id = cl.invoice_id
                          WHERE ci.source_line_id = :il AND ci.kind = 'm' AND cn.status = 'confirmed'
-                           AND cn.write_off = 0)
+                           AND cn.write_off = 0) AS items
                       ORDER BY date, id"""
         else:
             sql = f"""SELECT t.id, t.line_id, t.date, x.amount, x.item_amount, t.type, t.quantity, t.description,
@@ -269,10 +271,11 @@ class Invoices(Connection):
         self._new_chosen()
         given = json.dumps(numbers)
         found = list(self._rows(
-            """SELECT k.value AS number, i.id, i.status FROM json_each(?) k
+            f"""SELECT k.value AS number, i.id, i.status FROM {self.sql.json_list('?', 'k')}
                  LEFT JOIN invoices i ON i.number = k.value ORDER BY k.key""", [given]))
-        self.db.execute("""INSERT OR IGNORE INTO temp.chosen SELECT i.id FROM json_each(?) k
-                             JOIN invoices i ON i.number = k.value""", [given])
+        # WHERE true: SQLite would read ON CONFLICT as the join's.
+        self.db.execute(f"""INSERT INTO temp.chosen SELECT i.id FROM {self.sql.json_list('?', 'k')}
+                              JOIN invoices i ON i.number = k.value WHERE true ON CONFLICT DO NOTHING""", [given])
         return found
 
     def choose_drafts(self, contract_id: int | None, run_id: int | None, run_date: date | None,
@@ -309,9 +312,9 @@ class Invoices(Connection):
         Then what their credit notes credit returns to the backlog."""
         self.db.execute(
             f"""UPDATE invoices SET status = 'confirmed', changed_at = :now, issue_date = :issue,
-                       due_date = date(:issue, '+' || coalesce(cu.payment_terms_days, s.payment_terms_days,
-                                                               {DEFAULT_PAYMENT_TERMS_DAYS}) || ' days'),
-                       parties = {PARTIES_SNAPSHOT}
+                       due_date = {self.sql.add_days(":issue", f"coalesce(cu.payment_terms_days, s.payment_terms_days, "
+                                                                       f"{DEFAULT_PAYMENT_TERMS_DAYS})")},
+                       parties = {parties_snapshot(self.sql)}
                   FROM temp.chosen ch JOIN invoices i ON i.id = ch.id
                   LEFT JOIN customers cu ON cu.name = i.customer
                   LEFT JOIN seller s ON s.id = 1
@@ -358,8 +361,9 @@ class Invoices(Connection):
                    AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = 'm' AND s.item_id = schedules.id)""")
         credited = f"SELECT 'm' AS kind, ci.item_id, ci.source_line_id {self._RETURNING} WHERE ci.kind = 'm'"
         self._release_shares(
-            f"SELECT kind, item_id FROM ({credited})",
-            f"kind = 'm' AND (item_id, invoice_line_id) IN (SELECT item_id, source_line_id FROM ({credited}))", {},
+            f"SELECT kind, item_id FROM ({credited}) AS credited",
+            f"kind = 'm' AND (item_id, invoice_line_id) IN (SELECT item_id, source_line_id FROM ({credited}) AS credited)",
+            {},
             returned=True)
 
     def invoice_items(self, invoice_id: int) -> list[dict]:
@@ -383,7 +387,7 @@ class Invoices(Connection):
                   SELECT DISTINCT 'm', ci.item_id, il.line_id, il.id, ci.amount, ci.amount, ci.date, ci.name, ci.percent
                     FROM invoice_lines il JOIN credited_items ci ON ci.source_line_id = il.id AND ci.kind = 'm'
                     JOIN invoice_lines cl ON cl.id = ci.credit_line_id JOIN invoices cn ON cn.id = cl.invoice_id
-                   WHERE il.invoice_id = :invoice AND cn.status = 'confirmed' AND cn.write_off = 0)
+                   WHERE il.invoice_id = :invoice AND cn.status = 'confirmed' AND cn.write_off = 0) AS items
                 ORDER BY line_id, date, item_id""", {"invoice": invoice_id}))
 
     def add_credit_note(self, invoice: dict, items: list[tuple], write_off: bool, reason: str | None) -> str:
@@ -421,13 +425,13 @@ class Invoices(Connection):
     def handed_over(self, numbers: list[str], fmt: str) -> set[str]:
         """The numbers among `numbers` that an `export --new` in FMT handed over before."""
         return {row[0] for row in self.conn.execute(
-            """SELECT i.number FROM json_each(?) n JOIN invoices i ON i.number = n.value
+            f"""SELECT i.number FROM {self.sql.json_list('?', 'n')} JOIN invoices i ON i.number = n.value
                  JOIN hand_overs h ON h.invoice_id = i.id AND h.format = ?""", [json.dumps(numbers), fmt])}
 
     def record_hand_over(self, numbers: list[str], fmt: str, stamp: str) -> None:
         self.conn.execute(
-            """INSERT INTO hand_overs (invoice_id, format, handed_over_at)
-               SELECT i.id, ?, ? FROM json_each(?) n JOIN invoices i ON i.number = n.value""",
+            f"""INSERT INTO hand_overs (invoice_id, format, handed_over_at)
+               SELECT i.id, ?, ? FROM {self.sql.json_list('?', 'n')} JOIN invoices i ON i.number = n.value""",
             [fmt, stamp, json.dumps(numbers)])
 
     def hand_overs(self, number: str) -> dict[str, datetime]:

@@ -163,13 +163,13 @@ BILLED = """coalesce((SELECT sum(il.amount) FROM invoice_lines il JOIN invoices 
                         AND (i.type = 'invoice' OR i.status = 'confirmed')), 0)"""
 
 
-# The parties' records as an invoice's confirmation keeps them: JSON objects of their
-# columns as stored (a rate in hundredths), for the `parties` column of `invoices`.
-PARTIES_SNAPSHOT = (
-    "json_object('seller', CASE WHEN s.id IS NULL THEN NULL ELSE json_object("
-    + ", ".join(f"'{c}', s.{c}" for c in Seller._fields) + ") END, "
-    "'customer', CASE WHEN cu.name IS NULL THEN NULL ELSE json_object("
-    + ", ".join(f"'{c}', cu.{c}" for c in Customer._fields) + ") END)")
+def parties_snapshot(sql) -> str:
+    """The parties' records as an invoice's confirmation keeps them: JSON objects of their
+    columns as stored (a rate in hundredths), as text for the `parties` column of `invoices`."""
+    seller = sql.json_object(", ".join(f"'{c}', s.{c}" for c in Seller._fields))
+    customer = sql.json_object(", ".join(f"'{c}', cu.{c}" for c in Customer._fields))
+    return sql.json_text(sql.json_object(f"'seller', CASE WHEN s.id IS NULL THEN NULL ELSE {seller} END, "
+                                         f"'customer', CASE WHEN cu.name IS NULL THEN NULL ELSE {customer} END"))
 
 
 TRANSACTION_COLUMNS = "line_id, date, amount, type, quantity, description"
