@@ -165,12 +165,13 @@ class Invoices(Connection):
                         LEFT JOIN invoices i ON i.id = il.invoice_id
                        WHERE c.invoice_line_id = :il ORDER BY c.date, c.item_id"""
         elif status == "cancelled":
-            sql = f"""SELECT item_id AS id, date, amount, item_amount, type, quantity, description,
-                             CASE WHEN {self._SPLIT.format(kind="t", item="item_id")}
-                                  THEN {self._SHARE_NOW.format(kind="t", item="item_id")}
-                                  ELSE {self._BILLED_ON.format(item="item_id")} END AS invoice,
-                             {INVOICES_OF.format(kind="t", item="item_id")} AS invoices
-                        FROM cancelled_items WHERE invoice_line_id = :il ORDER BY date, item_id"""
+            # c.item_id: a bare item_id in the subqueries would be their shares'.
+            sql = f"""SELECT c.item_id AS id, c.date, c.amount, c.item_amount, c.type, c.quantity, c.description,
+                             CASE WHEN {self._SPLIT.format(kind="t", item="c.item_id")}
+                                  THEN {self._SHARE_NOW.format(kind="t", item="c.item_id")}
+                                  ELSE {self._BILLED_ON.format(item="c.item_id")} END AS invoice,
+                             {INVOICES_OF.format(kind="t", item="c.item_id")} AS invoices
+                        FROM cancelled_items c WHERE c.invoice_line_id = :il ORDER BY c.date, c.item_id"""
         elif milestones:
             # Live ones, and those a confirmed credit note returned to the backlog.
             sql = f"""SELECT id, date, amount, item_amount, name, percent, ready, invoice, invoice_status, invoices,
