@@ -34,11 +34,22 @@ class Result:
 class Invoicer:
     """Runs `invoicer --db DB ...` in-process, as a user would type it."""
 
-    def __init__(self, db, monkeypatch):
+    def __init__(self, db, monkeypatch, cluster=None, made=None):
         self.db = str(db)
         self.postgres = self.db.startswith("postgresql://")
         self.monkeypatch = monkeypatch
         self.runner = CliRunner()
+        self.cluster = cluster  # PostgreSQL's: where another() makes its books
+        self.made = [] if made is None else made  # the databases another() made, dropped after the test
+
+    def another(self, path) -> "Invoicer":
+        """A new, empty book on the same store: the SQLite file `path`, or a new database of
+        the test cluster (dropped after the test), for a test that builds several books."""
+        if not self.postgres:
+            return Invoicer(path, self.monkeypatch)
+        uri = _new_database(self.cluster)
+        self.made.append(uri)
+        return Invoicer(uri, self.monkeypatch, self.cluster, self.made)
 
     def at(self, moment: str) -> "Invoicer":
         """Set the clock (INVOICER_NOW): an ISO date-time or date."""
@@ -73,6 +84,22 @@ def dump(inv) -> str:
     conn = sqlite3.connect(inv.db)
     try:
         return "\n".join(conn.iterdump())
+    finally:
+        conn.close()
+
+
+def query(inv, sql: str, params=()) -> list[tuple]:
+    """The rows of a read-only query of the book, on either store (SQLite's placeholders)."""
+    if inv.postgres:
+        import psycopg
+
+        from invoicer.store.postgres import translate
+
+        with psycopg.connect(inv.db, options="-c search_path=invoicer") as conn:
+            return conn.execute(translate(sql), list(params) or None).fetchall()
+    conn = sqlite3.connect(f"file:{inv.db}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
 
@@ -149,18 +176,30 @@ def postgres_cluster():
 _databases = itertools.count(1)
 
 
-@pytest.fixture
-def postgres_db(postgres_cluster):
+def _new_database(cluster) -> str:
     """The URI of a new database of the test cluster, with invoicer's schema and nothing
-    in it (as a new SQLite file is after its first command), dropped after the test."""
+    in it (as a new SQLite file is after its first command)."""
     import psycopg
 
     name = f"book_{os.getpid()}_{next(_databases)}"
-    with psycopg.connect(postgres_cluster.uri, autocommit=True) as admin:
+    with psycopg.connect(cluster.uri, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name} TEMPLATE book_template")
-    yield postgres_cluster.uri_of(name)
-    with psycopg.connect(postgres_cluster.uri, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    return cluster.uri_of(name)
+
+
+def _drop_database(cluster, uri: str) -> None:
+    import psycopg
+
+    with psycopg.connect(cluster.uri, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {uri.rpartition('/')[2]} WITH (FORCE)")
+
+
+@pytest.fixture
+def postgres_db(postgres_cluster):
+    """The URI of a new database of the test cluster (_new_database), dropped after the test."""
+    uri = _new_database(postgres_cluster)
+    yield uri
+    _drop_database(postgres_cluster, uri)
 
 
 @pytest.fixture
@@ -169,6 +208,11 @@ def inv(request, tmp_path, monkeypatch):
     monkeypatch.setenv("INVOICER_NOW", NOW)
     monkeypatch.delenv("INVOICER_DB", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
-    if getattr(request, "param", "sqlite") == "postgresql":
-        return Invoicer(request.getfixturevalue("postgres_db"), monkeypatch)
-    return Invoicer(tmp_path / "book.db", monkeypatch)
+    if getattr(request, "param", "sqlite") != "postgresql":
+        yield Invoicer(tmp_path / "book.db", monkeypatch)
+        return
+    cluster = request.getfixturevalue("postgres_cluster")
+    book = Invoicer(request.getfixturevalue("postgres_db"), monkeypatch, cluster)
+    yield book
+    for uri in book.made:
+        _drop_database(cluster, uri)

@@ -11,13 +11,14 @@ as stored):
 - a run undone and made again for the same date gives the same invoices, numbers aside."""
 
 import os
-import sqlite3
 import tempfile
 from collections import defaultdict
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.conftest import dump, query
 
 JOB = "Project operations create invoices"
 TMP = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
@@ -171,22 +172,14 @@ class Book:
     # what the book says -----------------------------------------------------------------
 
     def dump(self) -> str:
-        conn = sqlite3.connect(self.cli.db)
-        try:
-            return "\n".join(conn.iterdump())
-        finally:
-            conn.close()
+        return dump(self.cli)
 
     def credits(self) -> list[tuple]:
         """(kind, item id, amount, credited invoice, credit note status, write-off) of every credited item."""
-        conn = sqlite3.connect(self.cli.db)
-        try:
-            return conn.execute(
-                """SELECT ci.kind, ci.item_id, ci.amount, src.number, cn.status, cn.write_off
-                     FROM credited_items ci JOIN invoice_lines cl ON cl.id = ci.credit_line_id
-                     JOIN invoices cn ON cn.id = cl.invoice_id JOIN invoices src ON src.id = cn.credits_id""").fetchall()
-        finally:
-            conn.close()
+        return query(self.cli, """SELECT ci.kind, ci.item_id, ci.amount, src.number, cn.status, cn.write_off
+                                     FROM credited_items ci JOIN invoice_lines cl ON cl.id = ci.credit_line_id
+                                     JOIN invoices cn ON cn.id = cl.invoice_id
+                                     JOIN invoices src ON src.id = cn.credits_id""")
 
     def still_billed(self, number: str) -> dict:
         shown = self.cli.ok("invoice", "show", number)
@@ -256,7 +249,7 @@ class Book:
        plan=steps)
 def test_after_the_run_every_cent_is_billed_once_net_of_credits_and_undo_reruns_the_same(inv, cap, seed, plan):
     with tempfile.TemporaryDirectory(dir=TMP) as folder:
-        cli = type(inv)(os.path.join(folder, "book.db"), inv.monkeypatch)
+        cli = inv.another(os.path.join(folder, "book.db"))
         book = Book(cli, cap)
         for step in seed:
             book.tx(*step)

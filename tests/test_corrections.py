@@ -565,6 +565,7 @@ def test_schedule_list_says_which_lines_are_closed(book):
 
 # the migration --------------------------------------------------------------------------
 
+@pytest.mark.sqlite_only  # an SQLite file of schema 1, migrated
 def test_a_book_written_before_section_7_migrates_with_its_invoices_intact(inv):
     from sqlite_utils import Database
 

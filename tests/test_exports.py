@@ -252,7 +252,7 @@ def test_the_parties_of_many_invoices_are_those_of_each_one(book):
     """Exports read the parties of all their documents at once (Store.parties_of_invoices):
     the same as invoice_parties of each, a confirmed invoice's as they were, a draft's as
     they are now, and no record for a customer that has none."""
-    from invoicer.store import Store
+    from invoicer.store import open_store
 
     book.ok("seller", "set", "--street", "Neue Straße 9")
     book.ok("customer", "set", "Fabrikam", "--city", "Lyon")
@@ -260,7 +260,7 @@ def test_the_parties_of_many_invoices_are_those_of_each_one(book):
     book.ok("schedule", "add", other, "--dates", "2026-11-20")
     book.ok("transaction", "add", other, "--date", "2026-11-10", "--amount", "10.00")
     book.ok("run-once", "--date", "2026-11-20")
-    store = Store(book.db)
+    store = open_store(book.db)
     with store.reading():
         numbers = [invoice.number for invoice in store.invoices()]
         assert len(numbers) >= 3

@@ -2,11 +2,9 @@
 per customer, and what follows from them downstream (cancel, undo, credit notes, due
 dates, documents, explain); through the CLI, a rule a test."""
 
-import sqlite3
-
 import pytest
 
-from tests.conftest import dump
+from tests.conftest import dump, query
 from tests.test_corrections import refused, tx
 
 
@@ -272,8 +270,7 @@ def test_run_undo_makes_every_item_whole_again(book):
     run(book)
     run_id = book.ok("run", "list")["runs"][-1]["id"]
     book.ok("run", "undo", run_id)
-    with sqlite3.connect(book.db) as conn:
-        assert conn.execute("SELECT count(*) FROM shares").fetchone() == (0,)
+    assert query(book, "SELECT count(*) FROM shares") == [(0,)]
     assert transaction(book, book.t1)["invoices"] == []
     book.ok("contract", "split", "C-1", "--none")
     assert [(i["contract"], i["customer"], i["total"]) for i in run(book)] == [("C-1", "Contoso", "440.01")]
@@ -391,11 +388,11 @@ def test_a_cancelled_invoice_says_where_its_customers_share_is_now(book):
 
 def test_a_documents_items_say_which_are_shares_and_of_what(book):
     from invoicer import documents
-    from invoicer.store import Store
+    from invoicer.store import open_store
 
     split(book, "Contoso=60", "Alpine=40")
     run(book)
-    store = Store(book.db)
+    store = open_store(book.db)
     with store.reading():
         invoice = store.invoices(number="INV-000001", details=True)[0]
         seller, customer = store.invoice_parties("INV-000001")

@@ -19,7 +19,6 @@ written from the spec (not from the code):
    cancelled that hold a share of each transaction."""
 
 import os
-import sqlite3
 import tempfile
 from collections import defaultdict
 from decimal import Decimal
@@ -27,6 +26,8 @@ from decimal import Decimal
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
+
+from tests.conftest import dump
 
 JOB = "Project operations create invoices"
 TMP = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
@@ -291,7 +292,7 @@ def check_invoice_shape(invoice: dict) -> None:
 
 
 def build(inv, folder: str, name: str, scenario, with_splits: bool = True) -> SplitBook:
-    cli = type(inv)(os.path.join(folder, name), inv.monkeypatch)
+    cli = inv.another(os.path.join(folder, name))
     return SplitBook(cli, scenario, with_splits)
 
 
@@ -405,14 +406,6 @@ def test_the_customers_invoices_add_up_to_what_the_book_bills_without_a_split(in
 
 # Property 3: a dry run
 
-def dump(db: str) -> str:
-    conn = sqlite3.connect(db)
-    try:
-        return "\n".join(conn.iterdump())
-    finally:
-        conn.close()
-
-
 @PROPERTY
 @given(scenario=books())
 def test_a_dry_run_shows_what_the_run_then_makes(inv, scenario):
@@ -421,9 +414,9 @@ def test_a_dry_run_shows_what_the_run_then_makes(inv, scenario):
         issued = 0
         for run_date, config in zip(book.runs, book.configs):
             book.apply(config)
-            before = dump(book.cli.db)
+            before = dump(book.cli)
             dry = book.cli.ok("run-once", "--date", run_date, "--dry-run")
-            assert dump(book.cli.db) == before  # a dry run writes nothing
+            assert dump(book.cli) == before  # a dry run writes nothing
             real = book.cli.ok("run-once", "--date", run_date)
             assert (dry["status"], real["status"]) == ("dry-run", "completed")
             assert {i["number"] for i in dry["invoices"]} <= {None}
@@ -822,7 +815,7 @@ class Sequence:
 
 def play(inv, split, own, milestones, seed, plan) -> None:
     with tempfile.TemporaryDirectory(dir=TMP) as folder:
-        cli = type(inv)(os.path.join(folder, "book.db"), inv.monkeypatch)
+        cli = inv.another(os.path.join(folder, "book.db"))
         book = Sequence(cli, split, own, milestones, seed)
         book.check()
         for step in plan:

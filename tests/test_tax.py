@@ -3,7 +3,6 @@ categories and their rules, the seller's default, the tax an invoice line keeps,
 rounding once per (category, rate) group (BR-CO-17), in currencies of 0, 2 and 3 decimals."""
 
 import re
-import sqlite3
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -16,14 +15,9 @@ from invoicer.errors import InputError
 from invoicer.model import InvoiceLine
 from invoicer.money import MINOR_DIGITS
 from invoicer.store import Store
-from tests.conftest import Invoicer
+from tests.conftest import Invoicer, dump
 
 TM = "time-and-material"
-
-
-def dump(inv) -> list[str]:
-    with sqlite3.connect(inv.db) as conn:
-        return list(conn.iterdump())
 
 
 def refused(inv, *args, field: str) -> str:
@@ -268,6 +262,7 @@ def test_human_output_shows_the_breakdown_and_totals_with_tax(inv):
     assert "total with tax" in summary and "11.90" in summary
 
 
+@pytest.mark.sqlite_only  # counts the statements SQLite's trace callback sees
 def test_the_run_copies_the_tax_in_as_many_statements_for_many_lines_as_for_one(tmp_path, monkeypatch, inv):
     def statements(lines: int) -> int:
         book = Invoicer(tmp_path / f"{lines}.db", monkeypatch)
