@@ -121,7 +121,7 @@ def _dump_postgres(uri: str) -> str:
 
 
 # The test modules whose `inv` tests run on both stores (all, once the port is whole).
-POSTGRES_MODULES: set[str] = set()
+POSTGRES_MODULES: set[str] = {"test_jobs"}
 
 STORES = ("sqlite", "postgresql")
 

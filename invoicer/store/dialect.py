@@ -58,6 +58,16 @@ class SQLite:
         """A JSON value as the text a TEXT column holds."""
         return json
 
+    @staticmethod
+    def least(a: str, b: str) -> str:
+        """The smaller of two values, neither NULL (SQLite's scalar min)."""
+        return f"min({a}, {b})"
+
+    @staticmethod
+    def greatest(a: str, b: str) -> str:
+        """The greater of two values, neither NULL (SQLite's scalar max)."""
+        return f"max({a}, {b})"
+
 
 class PostgreSQL(SQLite):
     name = "postgresql"
@@ -101,6 +111,14 @@ class PostgreSQL(SQLite):
     @staticmethod
     def json_text(json: str) -> str:
         return f"CAST({json} AS TEXT)"
+
+    @staticmethod
+    def least(a: str, b: str) -> str:
+        return f"least({a}, {b})"
+
+    @staticmethod
+    def greatest(a: str, b: str) -> str:
+        return f"greatest({a}, {b})"
 
 
 SQLITE = SQLite()

@@ -6,7 +6,8 @@ once, in what SQLite and PostgreSQL both take, and where the two differ it asks
 `self.sql` (dialect.py) for the fragment. What this module translates on the way to the
 server is only the mechanics: `?` and `:name` placeholders, SQLite's `temp.` schema,
 group_concat (string_agg: every use joins text), IS between values (IS NOT DISTINCT FROM),
-and planner hints PostgreSQL does not have.
+the type INTEGER (BIGINT: SQLite's integers are 64-bit, PostgreSQL's INTEGER 32), and
+planner hints PostgreSQL does not have.
 
 Every writing transaction holds one transaction-level advisory lock: writers take turns
 across hosts as they do on one SQLite file (BEGIN IMMEDIATE), so every rule that holds
@@ -126,6 +127,7 @@ def translate(sql: str) -> str:
     sql = re.sub(r"\bIS (?!NOT\b|NULL\b|DISTINCT\b|TRUE\b|FALSE\b)", "IS NOT DISTINCT FROM ", sql)
     sql = re.sub(r"\bINDEXED BY \w+", "", sql)
     sql = re.sub(r"\bWITHOUT ROWID\b", "", sql)
+    sql = re.sub(r"\bINTEGER\b", "BIGINT", sql)  # a temp table's columns, a CAST: 64 bits, as SQLite's
     sql = re.sub(r"\btemp\.", "pg_temp.", sql)
     # An index is made in its table's schema: it takes no schema name.
     return re.sub(r"\b(CREATE (?:UNIQUE )?INDEX (?:IF NOT EXISTS )?)pg_temp\.", r"\1", sql)

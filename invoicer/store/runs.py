@@ -158,12 +158,15 @@ class Runs(Connection):
     def lines_over_cap(self) -> list[tuple[int, int]]:
         """(line id, headroom) of the capped lines whose billable transactions add up to
         more than what their not-to-exceed limit has left."""
+        # A select-list alias is not a name in HAVING on PostgreSQL: the sums are a subquery's.
         rows = self._rows(
-            f"""SELECT b.line_id, l.not_to_exceed - {BILLED.format(line='b.line_id')} AS headroom,
+            f"""SELECT line_id, headroom FROM (
+               SELECT b.line_id, l.not_to_exceed - {BILLED.format(line='b.line_id')} AS headroom,
                       sum(b.amount) AS wanted
                  FROM temp.billable b JOIN contract_lines l ON l.id = b.line_id
                 WHERE b.kind = 't' AND l.not_to_exceed IS NOT NULL
-                GROUP BY b.line_id HAVING wanted > headroom""")
+                GROUP BY b.line_id, l.not_to_exceed) AS capped
+                WHERE wanted > headroom""")
         return [(row["line_id"], row["headroom"]) for row in rows]
 
     def billable_transactions(self, line_id: int) -> list[tuple[int, int]]:
@@ -204,8 +207,9 @@ class Runs(Connection):
                 WHERE s.line_id IS NULL AND NOT EXISTS (SELECT 1 FROM splits own WHERE own.line_id = l.id)""")
         # amount x percent / 10000 in two parts, so that no product passes 2^63 (an
         # amount may be 10^15 minor units); half up: amounts are positive.
-        self.db.execute(
-            """WITH parts AS (
+        least, greatest = self.sql.least, self.sql.greatest
+        cursor = self.db.execute(
+            f"""WITH parts AS (
                    SELECT b.line_id, b.run_date, b.kind, b.item_id, b.date, b.amount, f.customer, f.rounding,
                           f.position,
                           CASE WHEN f.rounding = 1 THEN 0
@@ -213,8 +217,9 @@ class Runs(Connection):
                           END AS raw
                      -- In the billable items' order, each item's customers in theirs: the
                      -- windows below need no sort.
-                     FROM temp.billable b CROSS JOIN temp.in_force f ON f.line_id = b.line_id
-                    WHERE b.customer = ''),
+                     -- (The join's condition in WHERE: PostgreSQL takes no ON after CROSS JOIN.)
+                     FROM temp.billable b CROSS JOIN temp.in_force f
+                    WHERE f.line_id = b.line_id AND b.customer = ''),
                taken AS (
                    -- Both windows in one order, so that SQLite sorts the rows once.
                    SELECT parts.*,
@@ -224,13 +229,12 @@ class Runs(Connection):
                    WINDOW item AS (PARTITION BY line_id, run_date, kind, item_id ORDER BY position)),
                cut AS (
                    SELECT line_id, run_date, customer, kind, item_id, date,
-                          CASE WHEN rounding = 1 THEN amount - min(amount, others)
-                               ELSE max(0, min(raw, amount - before)) END AS share
+                          CASE WHEN rounding = 1 THEN amount - {least('amount', 'others')}
+                               ELSE {greatest('0', least('raw', 'amount - before'))} END AS share
                      FROM taken)
                INSERT INTO temp.billable (line_id, run_date, customer, kind, item_id, date, amount, share)
                SELECT line_id, run_date, customer, kind, item_id, date, share, 1 FROM cut WHERE share > 0""")
-        # changes(), not rowcount: sqlite3 gives no rowcount for a statement that starts with WITH.
-        made = self.conn.execute("SELECT changes()").fetchone()[0]
+        made = self.changes(cursor)
         self.db.execute(
             """DELETE FROM temp.billable
                 WHERE customer = '' AND line_id IN (SELECT line_id FROM temp.in_force)""")
@@ -257,8 +261,8 @@ class Runs(Connection):
                  JOIN contract_lines l ON l.id = g.line_id JOIN contracts c ON c.id = l.contract_id""")
         base = self._one("SELECT value FROM counters WHERE name = 'invoice_number'", [])["value"]
         self.db.execute(
-            """INSERT INTO invoices (number, contract_id, customer, run_date, status, run_id, created_at)
-               SELECT printf('INV-%06d', :base + row_number() OVER (ORDER BY k.run_date, c.name, k.customer)),
+            f"""INSERT INTO invoices (number, contract_id, customer, run_date, status, run_id, created_at)
+               SELECT {self.sql.numbered('INV-', ':base + row_number() OVER (ORDER BY k.run_date, c.name, k.customer)')},
                       k.contract_id, k.customer, k.run_date, 'draft', :run_id, :now
                  FROM (SELECT DISTINCT contract_id, customer, run_date FROM temp.groups) k
                  JOIN contracts c ON c.id = k.contract_id
@@ -279,14 +283,15 @@ class Runs(Connection):
         self.db.execute(
             """INSERT INTO invoice_lines (invoice_id, line_id, name, amount, items,
                                           tax_category, tax_rate, tax_exemption_reason)
-               SELECT i.id, g.line_id, l.name, sum(g.amount), sum(g.items),
+               SELECT i.id, l.id, l.name, sum(g.amount), sum(g.items),
                       coalesce(l.tax_category, :seller_category),
                       CASE WHEN l.tax_category IS NULL THEN :seller_rate ELSE l.tax_rate END,
                       CASE WHEN l.tax_category IS NULL THEN :seller_reason ELSE l.tax_exemption_reason END
                  FROM temp.groups g
                  JOIN contract_lines l ON l.id = g.line_id
                  JOIN temp.made i ON i.contract_id = g.contract_id AND i.run_date = g.run_date AND i.customer = g.customer
-                GROUP BY i.id, g.line_id ORDER BY i.id, g.line_id""",
+                -- l.id (= g.line_id): the contract line's key, that its columns depend on
+                GROUP BY i.id, l.id ORDER BY i.id, l.id""",
             {"seller_category": seller.tax_category, "seller_rate": rate_to_store(seller.tax_rate),
              "seller_reason": seller_reason(seller.tax_category)})
         self.db.execute("DROP TABLE IF EXISTS temp.placed")
