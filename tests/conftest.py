@@ -5,6 +5,9 @@ import itertools
 import json
 import os
 import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -121,7 +124,8 @@ def _dump_postgres(uri: str) -> str:
 
 
 # The test modules whose `inv` tests run on both stores (all, once the port is whole).
-POSTGRES_MODULES: set[str] = {"test_jobs"}
+POSTGRES_MODULES: set[str] = {"test_jobs", "test_schedules", "test_habits", "test_explain", "test_doctor",
+                                 "test_run_properties"}
 
 STORES = ("sqlite", "postgresql")
 
@@ -192,6 +196,23 @@ def _drop_database(cluster, uri: str) -> None:
 
     with psycopg.connect(cluster.uri, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE {uri.rpartition('/')[2]} WITH (FORCE)")
+
+
+@contextmanager
+def another_book(inv: Invoicer) -> Iterator[Invoicer]:
+    """The CLI on a new, empty book on the store of `inv`, gone when the block is left: a
+    file in a new folder (in memory where there is one), or a new database of the test
+    cluster. What a property test builds each example's book in."""
+    if inv.postgres:
+        uri = _new_database(inv.cluster)
+        try:
+            yield Invoicer(uri, inv.monkeypatch, inv.cluster)
+        finally:
+            _drop_database(inv.cluster, uri)
+        return
+    tmp = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    with tempfile.TemporaryDirectory(dir=tmp) as folder:
+        yield Invoicer(os.path.join(folder, "book.db"), inv.monkeypatch)
 
 
 @pytest.fixture

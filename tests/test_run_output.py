@@ -1,5 +1,5 @@
 """`run-once --json` as cron reads it (spec sections 4-6, 8): the document is written as it
-is read, each invoice's JSON text built by SQLite, and says exactly what the invoices'
+is read, each invoice's JSON text built by SQLite (on PostgreSQL from its records), and says exactly what the invoices'
 records say through render.invoice_json: the same keys in the same order, the same values,
 the same invoices in the same order. Also after the commit: a reader that goes away
 leaves the run done, without a traceback."""
@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from invoicer import render
-from invoicer.store import Store
-from tests.conftest import Invoicer
+from invoicer.store import open_store
+from tests.conftest import another_book
 
 TM = "time-and-material"
 
@@ -26,7 +26,7 @@ def ordered(text: str):
 
 def as_records_say(db: str, run_id: int, dry_run: bool = False) -> list:
     """The run's invoices as the Python path renders them (invoice list, invoice show)."""
-    store = Store(db)
+    store = open_store(db)
     try:
         with store.reading():
             found = store.invoices(run_id=run_id)
@@ -97,7 +97,7 @@ def test_the_printed_run_is_what_the_invoices_records_render_key_for_key(inv):
 
 
 def _skips(db: str, run_id: int):
-    store = Store(db)
+    store = open_store(db)
     try:
         with store.reading():
             return store.run_skips(run_id)
@@ -128,13 +128,15 @@ MINOR = st.one_of(st.integers(1, 10_000), st.integers(1, 10**15))
 @given(contracts=st.lists(st.tuples(CURRENCIES, st.lists(st.tuples(TAXES, st.lists(MINOR, min_size=1, max_size=3)),
                                                          min_size=1, max_size=4)), min_size=1, max_size=3),
        seller=TAXES)
-def test_any_book_prints_what_its_records_render(tmp_path_factory, monkeypatch, contracts, seller):
+def test_any_book_prints_what_its_records_render(inv, contracts, seller):
     """Amounts from a cent to the largest a transaction may hold, in currencies of 0 to 4
     decimals, taxed at any category and rate, several groups an invoice: the tax rounded
     once a group, as tax.breakdown does, the money as money.format_minor writes it."""
-    monkeypatch.setenv("INVOICER_TZ", "UTC")
-    monkeypatch.setenv("INVOICER_NOW", "2026-11-24T10:00:00")
-    inv = Invoicer(tmp_path_factory.mktemp("book") / "book.db", monkeypatch)
+    with another_book(inv) as book:
+        _prints_what_its_records_render(book, contracts, seller)
+
+
+def _prints_what_its_records_render(inv, contracts, seller):
     if seller and seller[1] != "E":
         inv.ok("seller", "set", "--name", "Contoso", *seller)
     from invoicer.money import MINOR_DIGITS, format_minor
@@ -152,10 +154,10 @@ def test_any_book_prints_what_its_records_render(tmp_path_factory, monkeypatch, 
     assert invoices_of(pairs) == as_records_say(inv.db, run_id)
 
 
-def test_a_reader_that_goes_away_after_the_commit_leaves_the_run_done_without_a_traceback(tmp_path):
+def test_a_reader_that_goes_away_after_the_commit_leaves_the_run_done_without_a_traceback(inv, tmp_path):
     """Cron's log on a full disk, or `| head`: the run is committed before a line is printed."""
     exe = os.path.join(os.path.dirname(sys.executable), "invoicer")
-    db = str(tmp_path / "book.db")
+    db = inv.db
     env = dict(os.environ, INVOICER_TZ="UTC", INVOICER_NOW="2026-11-24T10:00:00")
     lines = tmp_path / "lines.csv"
     schedules = tmp_path / "schedules.csv"

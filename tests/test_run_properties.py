@@ -10,10 +10,7 @@ spec are checked on what the CLI shows, and every run is compared with a small m
 the spec's rules written from the spec (not from the code)."""
 
 import calendar
-import os
 import re
-import sqlite3
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -22,16 +19,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from invoicer import book, jobs
-from invoicer.store import Store
+from invoicer.store import open_store
+from tests.conftest import another_book, dump
 
 JOB = "Project operations create invoices"
 DAY0 = date(2024, 1, 1)
 CONTRACTS = {"Zephyr": "Fabrikam", "Alder": "Northwind", "Maple": "Tailspin"}  # name -> customer
 DECIMALS = {"USD": 2, "JPY": 0, "KWD": 3}  # ISO 4217 minor units
-
-# A temporary folder in memory when there is one: the book is rebuilt for every example.
-TMP = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-
 
 def minor(text: str, currency: str) -> int:
     """A JSON amount, a string with exactly the currency's minor-unit decimals, in minor units."""
@@ -279,9 +273,9 @@ def invoice_shape(document: dict) -> dict:
 class Book:
     """One example: its database, the CLI on it, the model, and the checks."""
 
-    def __init__(self, cli, folder: str, lines: list):
+    def __init__(self, cli, lines: list):
         self.cli = cli
-        self.path = os.path.join(folder, "book.db")
+        self.path = cli.db
         self.model = Model(lines=lines)
         self.seen = {}  # number -> the invoice as first listed (numbers are never reused)
         self.shown = {}  # (number, status) -> `invoice show --json`
@@ -294,7 +288,7 @@ class Book:
         return result.json
 
     def build(self, transactions) -> None:
-        store = Store(self.path)
+        store = open_store(self.path)
         try:
             for line in self.model.lines:
                 line.id = book.add_line(
@@ -327,11 +321,7 @@ class Book:
         self.model.transactions[added.id] = (index, day(offset), amount)
 
     def dump(self) -> str:
-        conn = sqlite3.connect(self.path)
-        try:
-            return "\n".join(conn.iterdump())
-        finally:
-            conn.close()
+        return dump(self.cli)
 
     # steps ---------------------------------------------------------------------------
 
@@ -514,9 +504,9 @@ WORKED = (
 @given(scenario=scenarios())
 def test_invoice_runs_bill_each_item_once_with_exact_totals_and_dry_runs_that_match(inv, scenario):
     lines, transactions, steps = scenario
-    with tempfile.TemporaryDirectory(dir=TMP) as folder:
-        cli = type(inv)(os.path.join(folder, "book.db"), inv.monkeypatch)
-        book_ = Book(cli, folder, lines)
+    # The book is rebuilt for every example (in memory when there is a folder there).
+    with another_book(inv) as cli:
+        book_ = Book(cli, lines)
         book_.build(transactions)
         book_.check()
         for step in steps:

@@ -224,18 +224,43 @@ class PostgresConnection(Connection):
 
     @contextmanager
     def writing(self, rollback: bool = False) -> Iterator[Self]:
+        """One write transaction; `rollback=True` runs it and writes nothing (dry runs).
+        A transaction rolled back leaves the ids' sequences where they were too (as
+        SQLite's AUTOINCREMENT marks roll back): a dry run takes no run id."""
         with self._translated():
             self._begin_writing()
+            sequences = self._sequences()
             try:
                 yield self
             except BaseException:
-                self._rollback()
+                self._rollback(sequences)
                 raise
             if rollback:
-                self._rollback()
+                self._rollback(sequences)
             else:
                 self.conn.execute("COMMIT")
                 self.committed = True
+
+    def _sequences(self) -> dict[str, int | None]:
+        """The last value of each sequence of the schema (None: none taken yet)."""
+        return dict(self.conn.execute(
+            "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = ?", [SCHEMA]).fetchall())
+
+    def _put_back(self, before: dict[str, int | None]) -> None:
+        """Set the sequences this transaction moved back where they were, before its
+        rollback: setval is not undone by one, and the writer's lock, held until then,
+        keeps every other writer from taking a value meanwhile. A transaction a failed
+        statement aborted can run nothing more: its sequences stay moved (gaps, never
+        duplicates)."""
+        if self.conn.raw.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
+            return
+        for name, last in self._sequences().items():
+            if last != before.get(name):
+                if before.get(name) is None:
+                    self.conn.execute("SELECT setval(?, (SELECT start_value FROM pg_sequences "
+                                      "WHERE schemaname = ? AND sequencename = ?), false)", [name, SCHEMA, name])
+                else:
+                    self.conn.execute("SELECT setval(?, ?)", [name, before[name]])
 
     @contextmanager
     def reading(self, checked: bool = True) -> Iterator[Self]:
@@ -247,9 +272,11 @@ class PostgresConnection(Connection):
             finally:
                 self._rollback()
 
-    def _rollback(self) -> None:
+    def _rollback(self, sequences: dict[str, int | None] | None = None) -> None:
         if not self.conn.raw.closed and self.conn.in_transaction:
             try:
+                if sequences is not None:
+                    self._put_back(sequences)
                 self.conn.execute("ROLLBACK")
             except psycopg.OperationalError:
                 pass  # the connection is gone, and its transaction with it

@@ -381,7 +381,7 @@ class Runs(Connection):
 
     def standing_skips(self, run_date: date) -> list[Skip]:
         """The lines a run for `run_date` would pass over whatever it stages."""
-        union = " UNION ALL ".join(f"SELECT * FROM ({select})" for select in self._STANDING_SKIPS)
+        union = " UNION ALL ".join(f"SELECT * FROM ({select}) AS s{n}" for n, select in enumerate(self._STANDING_SKIPS))
         return [
             Skip(line_id=r[0], contract=r[5], name=r[4], reason=r[1], run_date=_date(r[2]), detail=r[3],
                  last_run_date=_date(r[2]))
