@@ -124,8 +124,12 @@ def _dump_postgres(uri: str) -> str:
 
 
 # The test modules whose `inv` tests run on both stores (all, once the port is whole).
-POSTGRES_MODULES: set[str] = {"test_jobs", "test_schedules", "test_habits", "test_explain", "test_doctor",
-                                 "test_run_properties"}
+# Not yet: the book's and the imports' modules (test_book, test_imports, ...), and the property
+# modules, whose examples take several times as long on a server (issue #17's note).
+POSTGRES_MODULES: set[str] = {
+    "test_jobs", "test_schedules", "test_habits", "test_explain", "test_doctor", "test_run", "test_run_output",
+    "test_parties", "test_corrections", "test_exports", "test_documents", "test_tax", "test_split",
+}
 
 STORES = ("sqlite", "postgresql")
 

@@ -43,6 +43,35 @@ READS = [("contract", "list"), ("schedule", "list"), ("transaction", "list"), ("
          ("seller", "show"), ("customer", "list"), ("doctor",)]
 
 
+def test_the_moved_book_reads_as_the_file_does_and_the_file_is_left_as_it_was(book, postgres_db):
+    server = Invoicer(postgres_db, book.monkeypatch)
+    before = dump(book)
+    moved = book.ok("migrate-to", postgres_db)
+    assert moved["migrated_to"] == postgres_db
+    assert moved["tables"]["transactions"] == 4 and moved["tables"]["deleted_refs"] == 1
+    assert moved["tables"]["invoices"] == 4  # C-1's, C-2's two (split between two customers), the credit note
+    assert dump(book) == before
+    for read in READS:
+        assert server(*read, "--json").stdout == book(*read, "--json").stdout, read
+
+
+def test_the_moved_book_goes_on_as_the_file_would_ids_and_numbers_never_reused(book, postgres_db):
+    """The deleted transaction's id is not given again; the next run's numbers follow."""
+    server = Invoicer(postgres_db, book.monkeypatch)
+    book.ok("migrate-to", postgres_db)
+    for store in (book, server):
+        store.ok("transaction", "add", book.work, "--date", "2026-10-25", "--amount", "10.00")
+        store.ok("contract", "add-line", "C-3", "--name", "New", "--customer", "Adatum",
+                 "--billing-method", "time-and-material")
+        store.ok("invoice", "confirm", "CRN-000001")
+    for store in (book, server):
+        store.ok("run-once", "--date", "2026-11-01")
+        store.ok("invoice", "confirm", "INV-000002", "--issue-date", "2026-11-02")
+        store.ok("invoice", "credit", "INV-000002")
+    for read in READS + [("run-once", "--dry-run", "--date", "2026-12-01")]:
+        assert server(*read, "--json").stdout == book(*read, "--json").stdout, read
+
+
 def test_a_server_book_that_holds_anything_is_refused_and_nothing_is_copied(book, postgres_db):
     server = Invoicer(postgres_db, book.monkeypatch)
     server.ok("job", "create", JOB)
