@@ -86,17 +86,29 @@ def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable], m
     Codes, ids, dates and amounts never wrap: only the free text of the `wrap` columns
     does, between words. A terminal too narrow for that gets each row as one record of
     "column: value" pairs instead."""
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
     out = console()
     columns, money, wrap = list(columns), set(money), set(wrap)
+    rows = [list(row) for row in rows]
+    if not out.is_terminal:
+        text = _plain_grid(title, columns, [[v.plain if isinstance(v, Text) else "" if v is None else str(v)
+                                              for v in row] for row in rows], money)
+        if text is not None:
+            out.file.write(text)
+            return
     # Text, not str: a name like "[red]" is the user's text, never rich markup.
     cells = [[v if isinstance(v, Text) else Text("" if v is None else str(v)) for v in row] for row in rows]
     if out.is_terminal and _needed_width(columns, cells, wrap) > out.width:
         _records(out, title, columns, cells)
         return
+    _rich_grid(out, title, columns, cells, money, wrap)
+
+
+def _rich_grid(out, title: str | None, columns: list[str], cells: list[list], money: set[str], wrap: set[str]) -> None:
+    from rich import box
+    from rich.table import Table
+
     grid = Table(title=title, box=box.SIMPLE_HEAD if out.is_terminal else None, title_justify="left",
                  show_edge=False, pad_edge=False)
     for name in columns:
@@ -105,6 +117,36 @@ def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable], m
     for row in cells:
         grid.add_row(*row)
     out.print(grid)
+
+
+def _plain_grid(title: str | None, columns: list[str], texts: list[list[str]], money: set[str]) -> str | None:
+    """The table as rich prints it piped (no box, no colour, nothing wrapped: each cell
+    padded to its column's width, two spaces between columns, the title above), made
+    here: rich lays out a listing of 20,000 transactions in 13 s, this in a tenth of one.
+    None where rich would lay it out otherwise (a control character, a line break, spaces
+    other than ASCII's, a title wider than the table): rich does it then. tests/test_render.py
+    holds it to rich's."""
+    from rich.cells import cell_len
+
+    rows = [columns, *texts]
+    # Python's printable: no control characters, and no spaces but the ASCII one.
+    if not "".join([title or "", *(text for row in rows for text in row)]).isprintable():
+        return None
+    widths = [max(map(cell_len, column)) for column in zip(*rows)]
+    right = [name in money for name in columns]
+    lines = []
+    if title:  # rich prints no empty title
+        whole = sum(widths) + 2 * (len(widths) - 1)
+        if cell_len(title) > whole:
+            return None
+        lines.append(title + " " * (whole - cell_len(title)))
+    for row in rows:
+        # Right-justified, a cell's trailing spaces go (rich's justify), its width stays.
+        lines.append("  ".join(
+            " " * (width - cell_len(text.rstrip(" "))) + text.rstrip(" ") if justified
+            else text + " " * (width - cell_len(text))
+            for text, width, justified in zip(row, widths, right)))
+    return "\n".join(lines) + "\n"
 
 
 def _needed_width(columns: list[str], cells: list[list], wrap: set[str]) -> int:

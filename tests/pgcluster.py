@@ -62,12 +62,20 @@ class Cluster:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def _memory() -> str | None:
+    """A folder in memory (/dev/shm) where there is one: a test cluster's files there make
+    each test's CREATE DATABASE a copy in memory, not 9 MB through the disk (a third of a
+    second a test on a busy disk)."""
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
 def start(fast: bool = True) -> Cluster:
-    """A new cluster, started. `fast`: no fsync (tests kill clients, never the server)."""
+    """A new cluster, started. `fast`: no fsync (tests kill clients, never the server), its
+    files in memory where the machine has a folder for that."""
     binaries = server_binaries()
     if binaries is None:
         raise RuntimeError(HOW_TO_INSTALL)
-    folder = tempfile.mkdtemp(prefix="invoicer-pg-")
+    folder = tempfile.mkdtemp(prefix="invoicer-pg-", dir=_memory() if fast else None)
     as_user: list[str] = []
     if os.geteuid() == 0:
         user = pwd.getpwnam("postgres")

@@ -83,6 +83,11 @@ class InvoicerGroup(Group):
                 raise Interrupted("interrupted (Ctrl-C) after the command's changes were saved; "
                                   "its output may be incomplete") from None
             raise Interrupted("interrupted (Ctrl-C); nothing was written") from None
+        finally:
+            # Its output is written by now: a server's connection is let go at once, not
+            # when the process ends (the test suite runs thousands of commands in one).
+            for store in ctx.meta.get(STORES, ()):
+                store.close()
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = list(sys.argv[1:] if args is None else args)
