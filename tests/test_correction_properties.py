@@ -18,7 +18,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import dump, query
+from tests.conftest import dump, examples, query
 
 JOB = "Project operations create invoices"
 TMP = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
@@ -242,18 +242,20 @@ class Book:
         assert sum(cents(t["amount"]) for t in returned) == returning
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
-@given(cap=st.one_of(st.none(), st.integers(10_000, 80_000)),
-       seed=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 40), st.integers(1, 50_000)), max_size=5),
-       plan=steps)
-def test_after_the_run_every_cent_is_billed_once_net_of_credits_and_undo_reruns_the_same(inv, cap, seed, plan):
-    with tempfile.TemporaryDirectory(dir=TMP) as folder:
-        cli = inv.another(os.path.join(folder, "book.db"))
-        book = Book(cli, cap)
-        for step in seed:
-            book.tx(*step)
-        book.check()
-        for step in plan:
-            getattr(book, step[0].replace("-", "_"))(*step[1:])
+def test_after_the_run_every_cent_is_billed_once_net_of_credits_and_undo_reruns_the_same(inv):
+    @settings(max_examples=examples(inv, 25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(cap=st.one_of(st.none(), st.integers(10_000, 80_000)),
+           seed=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 40), st.integers(1, 50_000)), max_size=5),
+           plan=steps)
+    def check(cap, seed, plan):
+        with tempfile.TemporaryDirectory(dir=TMP) as folder:
+            cli = inv.another(os.path.join(folder, "book.db"))
+            book = Book(cli, cap)
+            for step in seed:
+                book.tx(*step)
             book.check()
+            for step in plan:
+                getattr(book, step[0].replace("-", "_"))(*step[1:])
+                book.check()
+
+    check()

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from tests.conftest import dump
+from tests.conftest import dump, examples
 
 JOB = "Project operations create invoices"
 TMP = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
@@ -300,7 +300,8 @@ def stripped(document: dict) -> list[dict]:
     return [{k: v for k, v in i.items() if k not in ("number", "status")} for i in document["invoices"]]
 
 
-PROPERTY = settings(max_examples=30, deadline=None, suppress_health_check=SLOW)
+def property_settings(inv) -> settings:
+    return settings(max_examples=examples(inv, 30), deadline=None, suppress_health_check=SLOW)
 
 
 # Property 1: the shares of each item
@@ -308,124 +309,133 @@ PROPERTY = settings(max_examples=30, deadline=None, suppress_health_check=SLOW)
 # The last customer before the rounding one may be more than one minor unit off its
 # amount x percent / 100 when those named before it rounded up (the spec's "no more than
 # what the customers named before it have left"): 0.10 at 5/5/5/84.99/0.01.
-@example(scenario=([{"name": "C-100", "customer": "Fabrikam", "currency": "USD",
-                     "lines": [{"name": "T0", "method": "time-and-material", "cap": None}]}],
-                   [((0, 0), 3, 10), ((0, 0), 4, 1), ((0, 0), 5, MAX)], ["2026-02-01"],
-                   [{(0, None): (["Contoso", "Northwind", "adatum", "\u00c9mile", "Fabrikam"],
-                                 [500, 500, 500, 8499, 1], "Fabrikam", False)}]))
-@PROPERTY
-@given(scenario=books())
-def test_every_item_is_cut_into_shares_as_the_spec_says(inv, scenario):
-    with tempfile.TemporaryDirectory(dir=TMP) as folder:
-        book = build(inv, folder, "book.db", scenario)
-        made = {}  # invoice number -> the splits in force for its run, by line
-        for run_date, config in zip(book.runs, book.configs):
-            book.apply(config)
-            parts = {key: book.parts(*key) for key in book.line_ids}
-            out = book.cli.ok("run-once", "--date", run_date)
-            assert out["status"] == "completed", out
-            numbers = [i["number"] for i in out["invoices"]]
-            # Numbered by run date, contract name, then customer name, code point by code point.
-            order = [(i["run_date"], i["contract"], i["customer"]) for i in out["invoices"]]
-            assert order == sorted(order) and numbers == sorted(numbers), order
-            assert len(set(order)) == len(order), order  # one per contract, customer and run date
-            made.update({n: (run_date, parts) for n in numbers})
-        invoices = [i for i in book.export() if i["number"] in made]
-        for invoice in invoices:
-            check_invoice_shape(invoice)
-        by_contract = {contract["name"]: c for c, contract in enumerate(book.contracts)}
-        index_of = {line_id: key for key, line_id in book.line_ids.items()}
-        for key, found in details_by_item(invoices).items():
-            c, i, amount = book.items[key]
-            cur = book.contracts[c]["currency"]
-            run_date, by_line = made[found[0][0]["number"]]
-            parts = by_line[(c, i)]  # the split in force when that Process step ran
-            assert {made[invoice["number"]][0] for invoice, _ in found} == {run_date}, key  # one run billed it
-            shares = {}
-            for invoice, d in found:
-                assert by_contract[invoice["contract"]] == c and index_of[d["line_id"]] == (c, i)
-                assert minor(d["item_amount"], cur) == amount, (key, d)  # the whole item beside the share
-                assert invoice["customer"] not in shares, (key, invoice["customer"])  # one share a customer
-                shares[invoice["customer"]] = minor(d["amount"], cur)
-            assert sum(shares.values()) == amount, (key, amount, shares)  # they add up to the item exactly
-            assert all(s > 0 for s in shares.values()), (key, shares)  # no detail with a zero share
-            if parts is None:
-                assert shares == {book.contracts[c]["customer"]: amount}, (key, shares)
-                continue
-            left = amount
-            for customer, hundredths, rounding in parts:
-                if rounding:
+def test_every_item_is_cut_into_shares_as_the_spec_says(inv):
+    @example(scenario=([{"name": "C-100", "customer": "Fabrikam", "currency": "USD",
+                         "lines": [{"name": "T0", "method": "time-and-material", "cap": None}]}],
+                       [((0, 0), 3, 10), ((0, 0), 4, 1), ((0, 0), 5, MAX)], ["2026-02-01"],
+                       [{(0, None): (["Contoso", "Northwind", "adatum", "\u00c9mile", "Fabrikam"],
+                                     [500, 500, 500, 8499, 1], "Fabrikam", False)}]))
+    @property_settings(inv)
+    @given(scenario=books())
+    def check(scenario):
+        with tempfile.TemporaryDirectory(dir=TMP) as folder:
+            book = build(inv, folder, "book.db", scenario)
+            made = {}  # invoice number -> the splits in force for its run, by line
+            for run_date, config in zip(book.runs, book.configs):
+                book.apply(config)
+                parts = {key: book.parts(*key) for key in book.line_ids}
+                out = book.cli.ok("run-once", "--date", run_date)
+                assert out["status"] == "completed", out
+                numbers = [i["number"] for i in out["invoices"]]
+                # Numbered by run date, contract name, then customer name, code point by code point.
+                order = [(i["run_date"], i["contract"], i["customer"]) for i in out["invoices"]]
+                assert order == sorted(order) and numbers == sorted(numbers), order
+                assert len(set(order)) == len(order), order  # one per contract, customer and run date
+                made.update({n: (run_date, parts) for n in numbers})
+            invoices = [i for i in book.export() if i["number"] in made]
+            for invoice in invoices:
+                check_invoice_shape(invoice)
+            by_contract = {contract["name"]: c for c, contract in enumerate(book.contracts)}
+            index_of = {line_id: key for key, line_id in book.line_ids.items()}
+            for key, found in details_by_item(invoices).items():
+                c, i, amount = book.items[key]
+                cur = book.contracts[c]["currency"]
+                run_date, by_line = made[found[0][0]["number"]]
+                parts = by_line[(c, i)]  # the split in force when that Process step ran
+                assert {made[invoice["number"]][0] for invoice, _ in found} == {run_date}, key  # one run billed it
+                shares = {}
+                for invoice, d in found:
+                    assert by_contract[invoice["contract"]] == c and index_of[d["line_id"]] == (c, i)
+                    assert minor(d["item_amount"], cur) == amount, (key, d)  # the whole item beside the share
+                    assert invoice["customer"] not in shares, (key, invoice["customer"])  # one share a customer
+                    shares[invoice["customer"]] = minor(d["amount"], cur)
+                assert sum(shares.values()) == amount, (key, amount, shares)  # they add up to the item exactly
+                assert all(s > 0 for s in shares.values()), (key, shares)  # no detail with a zero share
+                if parts is None:
+                    assert shares == {book.contracts[c]["customer"]: amount}, (key, shares)
                     continue
-                share = shares.get(customer, 0)
-                exact = Decimal(amount) * hundredths / 10000
-                assert share <= left, (key, customer, share, left)  # never above what those before left
-                if share < left:  # not cut by what was left: within half a unit, rounded half up
-                    assert abs(share - exact) < 1 and share == (amount * hundredths + 5000) // 10000, \
-                        (key, customer, share, str(exact))
-                left -= share
-            rest = shares.get(next(n for n, _, r in parts if r), 0)
-            assert rest == left >= 0, (key, rest, left)  # the rounding customer: the rest, never below zero
-            assert shares == spec_shares(amount, parts), (key, amount, parts, shares)
+                left = amount
+                for customer, hundredths, rounding in parts:
+                    if rounding:
+                        continue
+                    share = shares.get(customer, 0)
+                    exact = Decimal(amount) * hundredths / 10000
+                    assert share <= left, (key, customer, share, left)  # never above what those before left
+                    if share < left:  # not cut by what was left: within half a unit, rounded half up
+                        assert abs(share - exact) < 1 and share == (amount * hundredths + 5000) // 10000, \
+                            (key, customer, share, str(exact))
+                    left -= share
+                rest = shares.get(next(n for n, _, r in parts if r), 0)
+                assert rest == left >= 0, (key, rest, left)  # the rounding customer: the rest, never below zero
+                assert shares == spec_shares(amount, parts), (key, amount, parts, shares)
+
+    check()
 
 
 # Property 2: against the same book without a split
 
-@PROPERTY
-@given(scenario=books())
-def test_the_customers_invoices_add_up_to_what_the_book_bills_without_a_split(inv, scenario):
-    with tempfile.TemporaryDirectory(dir=TMP) as folder:
-        split = build(inv, folder, "split.db", scenario)
-        whole = build(inv, folder, "whole.db", scenario, with_splits=False)
-        for run_date, config in zip(split.runs, split.configs):
-            split.apply(config)
-            a = split.cli.ok("run-once", "--date", run_date)
-            b = whole.cli.ok("run-once", "--date", run_date)
-            assert a["status"] == b["status"] == "completed"
-            assert a["skipped"] == b["skipped"]  # the limit applies to whole items, before the split
-            by_line = [defaultdict(int), defaultdict(int)]
-            totals = [defaultdict(int), defaultdict(int)]
-            for n, out in enumerate((a, b)):
-                for invoice in out["invoices"]:
-                    cur = invoice["currency"]
-                    totals[n][(invoice["contract"], invoice["run_date"])] += minor(invoice["total"], cur)
-                    for line in invoice["lines"]:
-                        key = (invoice["contract"], invoice["run_date"], line["line_id"])
-                        by_line[n][key] += minor(line["amount"], cur)
-            assert by_line[0] == by_line[1]
-            assert totals[0] == totals[1]
-            for invoice in b["invoices"]:  # no split: one invoice for the contract's customer
-                assert invoice["customer"] == dict(CONTRACTS)[invoice["contract"]]
-        items = [defaultdict(int), defaultdict(int)]
-        for n, book in enumerate((split, whole)):
-            for key, found in details_by_item(book.export()).items():
-                for invoice, d in found:
-                    items[n][key] += minor(d["amount"], invoice["currency"])
-        assert items[0] == items[1]  # item by item, the shares add up to what is billed whole
-        assert all(items[1][key] == whole.items[key][2] for key in items[1])
+def test_the_customers_invoices_add_up_to_what_the_book_bills_without_a_split(inv):
+    @property_settings(inv)
+    @given(scenario=books())
+    def check(scenario):
+        with tempfile.TemporaryDirectory(dir=TMP) as folder:
+            split = build(inv, folder, "split.db", scenario)
+            whole = build(inv, folder, "whole.db", scenario, with_splits=False)
+            for run_date, config in zip(split.runs, split.configs):
+                split.apply(config)
+                a = split.cli.ok("run-once", "--date", run_date)
+                b = whole.cli.ok("run-once", "--date", run_date)
+                assert a["status"] == b["status"] == "completed"
+                assert a["skipped"] == b["skipped"]  # the limit applies to whole items, before the split
+                by_line = [defaultdict(int), defaultdict(int)]
+                totals = [defaultdict(int), defaultdict(int)]
+                for n, out in enumerate((a, b)):
+                    for invoice in out["invoices"]:
+                        cur = invoice["currency"]
+                        totals[n][(invoice["contract"], invoice["run_date"])] += minor(invoice["total"], cur)
+                        for line in invoice["lines"]:
+                            key = (invoice["contract"], invoice["run_date"], line["line_id"])
+                            by_line[n][key] += minor(line["amount"], cur)
+                assert by_line[0] == by_line[1]
+                assert totals[0] == totals[1]
+                for invoice in b["invoices"]:  # no split: one invoice for the contract's customer
+                    assert invoice["customer"] == dict(CONTRACTS)[invoice["contract"]]
+            items = [defaultdict(int), defaultdict(int)]
+            for n, book in enumerate((split, whole)):
+                for key, found in details_by_item(book.export()).items():
+                    for invoice, d in found:
+                        items[n][key] += minor(d["amount"], invoice["currency"])
+            assert items[0] == items[1]  # item by item, the shares add up to what is billed whole
+            assert all(items[1][key] == whole.items[key][2] for key in items[1])
+
+    check()
 
 
 # Property 3: a dry run
 
-@PROPERTY
-@given(scenario=books())
-def test_a_dry_run_shows_what_the_run_then_makes(inv, scenario):
-    with tempfile.TemporaryDirectory(dir=TMP) as folder:
-        book = build(inv, folder, "book.db", scenario)
-        issued = 0
-        for run_date, config in zip(book.runs, book.configs):
-            book.apply(config)
-            before = dump(book.cli)
-            dry = book.cli.ok("run-once", "--date", run_date, "--dry-run")
-            assert dump(book.cli) == before  # a dry run writes nothing
-            real = book.cli.ok("run-once", "--date", run_date)
-            assert (dry["status"], real["status"]) == ("dry-run", "completed")
-            assert {i["number"] for i in dry["invoices"]} <= {None}
-            assert {i["status"] for i in dry["invoices"]} <= {"dry-run"}
-            assert stripped(dry) == stripped(real)
-            assert dry["skipped"] == real["skipped"] and dry["run_date"] == real["run_date"]
-            numbers = [i["number"] for i in real["invoices"]]
-            assert numbers == [f"INV-{issued + k:06d}" for k in range(1, len(numbers) + 1)]  # no number taken
-            issued += len(numbers)
+def test_a_dry_run_shows_what_the_run_then_makes(inv):
+    @property_settings(inv)
+    @given(scenario=books())
+    def check(scenario):
+        with tempfile.TemporaryDirectory(dir=TMP) as folder:
+            book = build(inv, folder, "book.db", scenario)
+            issued = 0
+            for run_date, config in zip(book.runs, book.configs):
+                book.apply(config)
+                before = dump(book.cli)
+                dry = book.cli.ok("run-once", "--date", run_date, "--dry-run")
+                assert dump(book.cli) == before  # a dry run writes nothing
+                real = book.cli.ok("run-once", "--date", run_date)
+                assert (dry["status"], real["status"]) == ("dry-run", "completed")
+                assert {i["number"] for i in dry["invoices"]} <= {None}
+                assert {i["status"] for i in dry["invoices"]} <= {"dry-run"}
+                assert stripped(dry) == stripped(real)
+                assert dry["skipped"] == real["skipped"] and dry["run_date"] == real["run_date"]
+                numbers = [i["number"] for i in real["invoices"]]
+                assert numbers == [f"INV-{issued + k:06d}" for k in range(1, len(numbers) + 1)]  # no number taken
+                issued += len(numbers)
+
+    check()
 
 
 # Property 4: sequences of run, cancel, confirm, credit, undo
@@ -824,15 +834,17 @@ def play(inv, split, own, milestones, seed, plan) -> None:
         book.settle()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=SLOW)
-@given(split=splits(), own=st.one_of(st.none(), st.none(), splits(minimum=1)),
-       milestones=st.lists(small_amounts, min_size=1, max_size=2),
-       seed=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 40), small_amounts), min_size=1, max_size=5),
-       first=correct_op, plan=ops)
-def test_cancel_credit_undo_never_bill_a_share_twice_and_the_shares_come_back_whole(
-        inv, split, own, milestones, seed, first, plan):
-    # A first run and a first correction: something to work on.
-    play(inv, split, own, milestones, seed, [("run", False), first, *plan])
+def test_cancel_credit_undo_never_bill_a_share_twice_and_the_shares_come_back_whole(inv):
+    @settings(max_examples=examples(inv, 25), deadline=None, suppress_health_check=SLOW)
+    @given(split=splits(), own=st.one_of(st.none(), st.none(), splits(minimum=1)),
+           milestones=st.lists(small_amounts, min_size=1, max_size=2),
+           seed=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 40), small_amounts), min_size=1, max_size=5),
+           first=correct_op, plan=ops)
+    def check(split, own, milestones, seed, first, plan):
+        # A first run and a first correction: something to work on.
+        play(inv, split, own, milestones, seed, [("run", False), first, *plan])
+
+    check()
 
 
 def test_a_share_credited_twice_still_goes_back_to_its_customer_alone(inv):
