@@ -58,10 +58,11 @@ with open(report, "w") as out:
 """
 
 
-def run_measured(db: Path, *args: str, out: Path | None = None) -> tuple[float, float]:
+def run_measured(db: Path | str, *args: str, out: Path | None = None, folder: Path | None = None) -> tuple[float, float]:
     """(seconds, peak RSS MiB) of one `invoicer` process, from its own rusage; its stdout
-    to the file `out` (as cron's redirection to a log), else discarded."""
-    report = db.parent / "measured.txt"
+    to the file `out` (as cron's redirection to a log), else discarded. `db`: a file, or a
+    server's URI (then `folder` holds the report, else the file's folder does)."""
+    report = (folder or Path(db).parent) / "measured.txt"
     with open(out or os.devnull, "wb") as stdout:
         proc = subprocess.run([sys.executable, "-c", _MEASURE, str(report), EXE, "--db", str(db), *args],
                               stdout=stdout, stderr=subprocess.PIPE, env=ENV)

@@ -73,8 +73,8 @@ def main() -> None:
         db = book(work, options.invoices, options.per_line)
         base, base_peak, _ = timed_export(db, work, "json")
         print(f"{options.invoices:,} confirmed invoices, {options.per_line} transactions each")
-        print(f"| export | documents | seconds | documents/s | vs json export | peak |")
-        print(f"| --- | ---: | ---: | ---: | ---: | ---: |")
+        print("| export | documents | seconds | documents/s | vs json export | peak |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
         print(f"| json (baseline, stdout) | {options.invoices:,} | {base:.2f} | {options.invoices / base:,.0f} | 1.00 | "
               f"{base_peak:.0f} MiB |")
         some = [f"INV-{n:06d}" for n in range(1, min(options.pdf_invoices, options.invoices) + 1)]

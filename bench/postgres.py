@@ -14,7 +14,6 @@ usage: python bench/postgres.py [--contracts N] [--per-line K] [--repeat R]
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,20 +30,9 @@ from tests import pgcluster  # noqa: E402
 FLOOR = [statement.replace("printf('INV-%06d', row_number() OVER (ORDER BY c.name))",
                            "'INV-' || lpad(CAST(row_number() OVER (ORDER BY c.name) AS TEXT), 6, '0')")
                   .replace("temp.billable", "billable")
+                  .replace("GROUP BY i.id, b.line_id", "GROUP BY i.id, b.line_id, b.name")  # the server's rule
                   .replace(":run_date", "%(run_date)s")
          for statement in bench.FLOOR]
-
-
-def run_measured(folder: Path, uri: str, *args: str, out: Path) -> tuple[float, float]:
-    """(seconds, peak RSS MiB) of one `invoicer` process (bench.run_measured's way)."""
-    report = folder / "measured.txt"
-    with open(out, "wb") as stdout:
-        proc = subprocess.run([sys.executable, "-c", bench._MEASURE, str(report), bench.EXE, "--db", uri, *args],
-                              stdout=stdout, stderr=subprocess.PIPE, env=bench.ENV)
-    seconds, peak_kib, _, status = report.read_text().split()
-    if proc.returncode or int(status):
-        sys.exit(f"invoicer {' '.join(args)} failed: {proc.stderr.decode().strip()}")
-    return float(seconds), int(peak_kib) / 1024
 
 
 def floor(uri: str) -> float:
@@ -89,8 +77,8 @@ def month_end(cluster: pgcluster.Cluster, contracts: int, per_line: int, work: P
             admin.execute(f"DROP DATABASE IF EXISTS {copy}")
             admin.execute(f"CREATE DATABASE {copy} TEMPLATE book")
         measured = {"floor_s": floor(cluster.uri_of("floor"))}
-        measured["cron_s"], measured["cron_peak_mib"] = run_measured(
-            folder, cluster.uri_of("cron"), "run-once", "--date", bench.RUN_DATE, "--json", out=out)
+        measured["cron_s"], measured["cron_peak_mib"] = bench.run_measured(
+            cluster.uri_of("cron"), "run-once", "--date", bench.RUN_DATE, "--json", out=out, folder=folder)
         if turn == 0:
             checked = [totals(cluster.uri_of("cron")), totals(cluster.uri_of("floor")),
                        bench.printed_totals(out, per_line)]

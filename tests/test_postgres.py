@@ -968,3 +968,26 @@ def test_the_servers_schema_has_the_files_tables_columns_and_indexes(pg, new_dat
     server_indexes = {k: v for k, v in server["index"].items() if k not in ONLY_ON_THE_SERVER["index"]}
     assert server_indexes == file["index"]
     assert set(server["index"]) - set(file["index"]) == ONLY_ON_THE_SERVER["index"]
+
+
+def test_a_transaction_import_on_the_server_holds_what_the_files_holds_id_for_id(pg, tmp_path):
+    """The server takes an import's rows by COPY: every value arrives as the file's book
+    holds it (text that COPY must escape, absent values, refs), in the file's order."""
+    import csv
+
+    rows = [["C-1", "Design", f"2026-10-{1 + n % 28:02d}", f"{n}.{n % 100:02d}", ("time", "expense")[n % 2],
+             "" if n % 3 else "1.5", ["", "back\\slash", 'a "quote", a comma', "NULL", "\\N", "\\t", "é漢 😀"][n % 7],
+             "" if n % 4 == 0 else f"TS-{n}"] for n in range(1, 12_001)]  # more than one batch of 5,000
+    file = tmp_path / "tx.csv"
+    with open(file, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["contract", "line", "date", "amount", "type", "quantity", "description", "ref"])
+        writer.writerows(rows)
+    books = [pg, Invoicer(tmp_path / "book.db", pg.monkeypatch)]
+    for book in books:
+        book.line("C-1", "Design")
+        assert book.ok("transaction", "import", str(file)) == {"imported": 12_000, "unchanged": 0}
+    server, the_file = (book.ok("transaction", "list")["transactions"] for book in books)
+    assert server == the_file
+    by_ref = {t["ref"]: t for t in server}
+    assert [by_ref[r[7]]["description"] for r in rows[:7] if r[7]] == [r[6] or None for r in rows[:7] if r[7]]

@@ -16,6 +16,7 @@ from invoicer.store.jobs import Jobs
 from invoicer.store.move import MoveIn
 from invoicer.store.postgres import PostgresSchema
 from invoicer.store.run_json import RunJson
+from invoicer.store.rows import TRANSACTION_COLUMNS
 from invoicer.store.runs import Runs
 
 # Invoices read at a time for run-once --json: what is held of a month-end at once.
@@ -24,6 +25,12 @@ DOCUMENTS_BATCH = 500
 
 class PostgresStore(PostgresSchema, Jobs, Book, Imports, Invoices, Runs, RunJson, MoveIn):
     """One connection to the server. Use `writing()` or `reading()` around each command."""
+
+    def add_transactions(self, rows: list[tuple]) -> None:
+        """Imports.add_transactions by COPY: the rows streamed in the server's own format, in
+        order (ids follow the file), not a statement of thousands of VALUES that the client
+        quotes value by value."""
+        self.copy_rows("transactions", [*TRANSACTION_COLUMNS.split(", "), "ref"], rows)
 
     def invoice_documents(self, run_id: int, dry_run: bool = False) -> Iterator[str]:
         """Each invoice the run made as render.invoice_json's text, in creation order, read
