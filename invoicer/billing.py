@@ -93,8 +93,8 @@ def _process_step(store: Store, instance: Instance | None, run_date: date, force
         plans.append((kind, pending, _iso(following)))
     store.stage_due_run_dates(run_date, plans, run_id)
     store.stage_billable(run_date, latest_run_date)
-    for line_id, headroom in store.lines_over_cap():
-        store.hold_transactions(line_id, engine.held_by_cap(store.billable_transactions(line_id), headroom))
+    for capped, headroom in store.lines_over_cap():
+        store.hold_transactions(capped, engine.held_by_cap(store.billable_transactions(capped), headroom))
     store.write_invoices(run_id)
     store.write_skips(run_id, run_date)
     store.end_run(run_id)

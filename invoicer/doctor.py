@@ -33,7 +33,7 @@ def examine(store: Store) -> Report:
     with store.reading(checked=False):  # it reports the damage itself
         checks = []
         problems = store.integrity_problems()
-        checks.append(Check("integrity", not problems, "; ".join(problems[:5]) or "PRAGMA integrity_check: ok", 1))
+        checks.append(Check("integrity", not problems, "; ".join(problems[:5]) or store.INTEGRITY_CHECKED, 1))
         checks.append(Check("schema", True, f"schema version {SCHEMA_VERSION}"))
         running = store.running_instances()
         instance = store.running_instance()

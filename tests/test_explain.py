@@ -29,6 +29,21 @@ def test_explain_agrees_with_the_run_that_follows(inv):
     assert inv.ok("run", "list")["runs"][0]["run_date"] == "2024-03-01"
 
 
+def test_a_line_is_explained_alone_when_another_line_is_over_its_not_to_exceed_limit(inv):
+    """The line held back by its limit is another's: explain still says this line's own
+    invoice and skips (the limit's loop once took the explained line's id for its own)."""
+    line = inv.line("C-1", "Design")
+    capped = inv.line("C-2", "Build", "time-and-material", "Fabrikam", "--not-to-exceed", "5")
+    for each in (line, capped):
+        inv.ok("schedule", "add", each, "--frequency", "monthly", "--start", "2024-03-01")
+        inv.ok("transaction", "add", each, "--date", "2024-02-10", "--amount", "100")
+    found = inv.ok("explain", line, "--date", "2024-03-01")
+    assert found["billed"] is True and found["skipped"] == []
+    assert [(i["contract"], i["amount"]) for i in found["invoices"]] == [("C-1", "100.00")]
+    held = inv.ok("explain", capped, "--date", "2024-03-01")
+    assert held["invoices"] == [] and [s["reason"] for s in held["skipped"]] == ["over-not-to-exceed"]
+
+
 def test_explain_writes_nothing(inv):
     line = inv.line("C-1", "Design")
     inv.ok("schedule", "add", line, "--frequency", "monthly", "--start", "2024-02-01")

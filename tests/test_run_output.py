@@ -182,3 +182,25 @@ def test_a_reader_that_goes_away_after_the_commit_leaves_the_run_done_without_a_
         assert reader.wait() in (0, 1) and "Traceback" not in error and error.count("\n") <= 1, error
     listed = subprocess.run([exe, "--db", db, "invoice", "list", "--json"], capture_output=True, text=True, env=env)
     assert len(json.loads(listed.stdout)["invoices"]) == count
+
+
+def test_the_run_summary_shows_every_invoice_and_skip_when_a_line_is_over_its_limit(inv):
+    """A line held back by its not-to-exceed limit is one skip among others: the summary
+    for people lists every invoice the run made and every line that needs action (the
+    limit's loop once took the last capped line's id as the line to show)."""
+    inv.setup_job()
+    plain = inv.line("C-1", "Design")
+    capped = inv.line("C-2", "Build", "time-and-material", "Fabrikam", "--not-to-exceed", "5")
+    other = inv.line("C-3", "Test")
+    inv.line("C-4", "Ops")  # no schedule: needs action
+    for line in (plain, capped, other):
+        inv.ok("schedule", "add", line, "--frequency", "monthly", "--start", "2024-03-01")
+        inv.ok("transaction", "add", line, "--date", "2024-02-10", "--amount", "100")
+    out = inv("run-once", "--date", "2024-03-01")
+    assert out.exit_code == 0, out.stderr
+    made = inv.ok("invoice", "list")["invoices"]
+    assert [i["contract"] for i in made] == ["C-1", "C-3"]
+    assert "created 2 invoice(s)" in out.stdout
+    for invoice in made:
+        assert invoice["number"] in out.stdout and invoice["contract"] in out.stdout
+    assert "over-not-to-exceed" in out.stdout and "no-schedule" in out.stdout

@@ -431,6 +431,9 @@ class Schema(Connection):
         elif app_id != 0 or objects:
             raise DatabaseFileError(f"{self.path} is not an invoicer database")
 
+    # What doctor says when integrity_problems finds none.
+    INTEGRITY_CHECKED = "PRAGMA integrity_check: ok"
+
     def integrity_problems(self) -> list[str]:
         found = [row[0] for row in self.conn.execute("PRAGMA integrity_check")]
         found += [f"foreign key: {row[0]} row {row[1]} -> {row[2]}" for row in self.conn.execute("PRAGMA foreign_key_check")]
