@@ -991,3 +991,16 @@ def test_a_transaction_import_on_the_server_holds_what_the_files_holds_id_for_id
     assert server == the_file
     by_ref = {t["ref"]: t for t in server}
     assert [by_ref[r[7]]["description"] for r in rows[:7] if r[7]] == [r[6] or None for r in rows[:7] if r[7]]
+
+
+def test_a_command_lets_its_connection_go_when_it_ends(pg):
+    """In one process that runs many commands (a script, the test suite), each command's
+    connection is closed when its output is written, not left to the process's end: a
+    server counts its connections (max_connections), and a lingering one holds a
+    database that is to be dropped."""
+    pg.line("C-1", "Design")
+    for args in (("contract", "list"), ("run-once", "--date", "2026-11-01"), ("contract", "show", "nope")):
+        pg(*args)
+        held = rows(pg.db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND pid != pg_backend_pid()")
+        assert held == [(0,)], args
