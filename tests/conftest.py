@@ -130,6 +130,7 @@ POSTGRES_MODULES: set[str] = {
     "test_jobs", "test_schedules", "test_habits", "test_explain", "test_doctor", "test_run", "test_run_output",
     "test_parties", "test_corrections", "test_exports", "test_documents", "test_tax", "test_split",
     "test_run_properties", "test_correction_properties", "test_split_properties",
+    "test_book",
 }
 
 STORES = ("sqlite", "postgresql")
