@@ -107,6 +107,25 @@ def query(inv, sql: str, params=()) -> list[tuple]:
         conn.close()
 
 
+def write(inv, sql: str, params=()) -> None:
+    """Run one statement on the book behind invoicer's back, on either store (SQLite's
+    placeholders): what an older invoicer or another tool left there."""
+    if inv.postgres:
+        import psycopg
+
+        from invoicer.store.postgres import translate
+
+        with psycopg.connect(inv.db, options="-c search_path=invoicer") as conn:
+            conn.execute(translate(sql), list(params) or None)
+        return
+    conn = sqlite3.connect(inv.db)
+    try:
+        with conn:
+            conn.execute(sql, params)
+    finally:
+        conn.close()
+
+
 def _dump_postgres(uri: str) -> str:
     """Every row of every table of the schema invoicer, in a set order, and the sequences."""
     import psycopg
@@ -131,6 +150,7 @@ POSTGRES_MODULES: set[str] = {
     "test_parties", "test_corrections", "test_exports", "test_documents", "test_tax", "test_split",
     "test_run_properties", "test_correction_properties", "test_split_properties",
     "test_book",
+    "test_book", "test_clock",
 }
 
 STORES = ("sqlite", "postgresql")

@@ -4,11 +4,10 @@ just inside the ends work in every zone, and a stored moment, however far out, n
 breaks a later command (a monitor must see exit 0 or 5 from `job status`)."""
 
 import json
-import sqlite3
 
 import pytest
 
-from tests.conftest import JOB, dump
+from tests.conftest import JOB, dump, write
 
 ZONES = ["UTC", "Asia/Tokyo", "Pacific/Kiritimati", "Etc/GMT+12", "America/New_York"]
 
@@ -66,12 +65,9 @@ def test_the_clocks_just_inside_the_ends_work_in_every_zone(inv, monkeypatch, zo
 def test_a_moment_stored_at_an_end_of_the_calendar_never_breaks_a_later_command(inv, monkeypatch, zone, stored):
     """What an older invoicer wrote after `run-once` under INVOICER_NOW=9999-12-31T12:00:00."""
     inv.setup_job("ProcessRunner")
-    conn = sqlite3.connect(inv.db)
-    with conn:
-        conn.execute("UPDATE workflow_instances SET started_at = ?", [stored])
-        conn.execute("UPDATE runs SET started_at = ?, ended_at = ?", [stored, stored])
-        conn.execute("UPDATE jobs SET created_at = ?", [stored])
-    conn.close()
+    write(inv, "UPDATE workflow_instances SET started_at = ?", [stored])
+    write(inv, "UPDATE runs SET started_at = ?, ended_at = ?", [stored, stored])
+    write(inv, "UPDATE jobs SET created_at = ?", [stored])
     monkeypatch.setenv("INVOICER_TZ", zone)
     for args in (["job", "status"], ["job", "status", JOB], ["job", "list"], ["doctor"], ["run", "list"]):
         for extra in (["--json"], []):
