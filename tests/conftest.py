@@ -151,6 +151,7 @@ POSTGRES_MODULES: set[str] = {
     "test_run_properties", "test_correction_properties", "test_split_properties",
     "test_book",
     "test_book", "test_clock",
+    "test_book", "test_clock", "test_money",
 }
 
 STORES = ("sqlite", "postgresql")
