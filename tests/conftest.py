@@ -152,6 +152,7 @@ POSTGRES_MODULES: set[str] = {
     "test_book",
     "test_book", "test_clock",
     "test_book", "test_clock", "test_money",
+    "test_book", "test_clock", "test_money", "test_messages", "test_cli",
 }
 
 STORES = ("sqlite", "postgresql")

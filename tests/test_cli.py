@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import typer.main
 
 from invoicer.cli.app import app
@@ -19,6 +20,7 @@ def commands(group=None, path=()):
             yield path + (name,)
 
 
+@pytest.mark.sqlite_only  # --help never reaches the store: the same on both
 def test_every_command_has_help_with_an_example(inv):
     found = list(commands())
     assert len(found) >= 30
@@ -90,6 +92,7 @@ def test_text_options_reach_the_command_as_given(inv):
     assert added["amount"] == "7.50" and added["description"] == "-- 出張 0x10"
 
 
+@pytest.mark.sqlite_only  # a usage error, refused before the store is opened
 def test_single_commands_offer_no_shell_completion_install(inv):
     """Only the root installs shell completion: `run-once --install-completion` is a usage error."""
     assert "--install-completion" not in inv("run-once", "--help").stdout
