@@ -153,6 +153,7 @@ POSTGRES_MODULES: set[str] = {
     "test_book", "test_clock",
     "test_book", "test_clock", "test_money",
     "test_book", "test_clock", "test_money", "test_messages", "test_cli",
+    "test_book", "test_clock", "test_money", "test_messages", "test_cli", "test_typed_values",
 }
 
 STORES = ("sqlite", "postgresql")

@@ -111,6 +111,9 @@ NOT_UNICODE = ["\udc80", "Design\udcff", "\ud800 x"]  # bytes 0x80, 0xff (surrog
 EMPTY = ["", "  ", "\t"]
 
 
+# A typed text is refused as the command line is parsed (cli.common._refuse_bad_text),
+# before the command opens its store: the same on both, and a copied file is quickest.
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("n", range(len(CASES)), ids=IDS)
 def test_text_that_is_not_valid_unicode_is_refused_naming_the_field_on_every_command(book, n):
     path, command, param = CASES[n]
@@ -118,6 +121,9 @@ def test_text_that_is_not_valid_unicode_is_refused_naming_the_field_on_every_com
     assert_refused(book, command_line(path, command, param, value), field_of(param), "not valid Unicode")
 
 
+# A typed text is refused as the command line is parsed (cli.common._refuse_bad_text),
+# before the command opens its store: the same on both, and a copied file is quickest.
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("n", range(len(CASES)), ids=IDS)
 def test_an_empty_value_is_a_bad_value_on_every_command_never_an_absent_one(book, n):
     path, command, param = CASES[n]
@@ -144,6 +150,7 @@ def test_the_job_named_by_bytes_that_are_not_utf8_is_refused_from_a_real_command
         assert b"not valid Unicode" in result.stderr
 
 
+@pytest.mark.sqlite_only  # an empty --db names no store: refused before one is opened
 def test_an_empty_db_option_is_refused_not_taken_as_the_default_file(inv, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("INVOICER_DB", str(tmp_path / "other.db"))
