@@ -3,6 +3,7 @@ with the rules that keep them billable. Each public function is one command's wo
 one transaction; the `_` functions do one row inside an open transaction, so that bulk
 imports apply exactly the same rules."""
 
+import re
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable
@@ -47,6 +48,16 @@ ALL_SHOWN = 36
 # earlier ones.
 PAST_SHOWN = 1000
 
+# What no name the book holds contains: NUL and lone surrogates (no UTF-8 for them), which
+# PostgreSQL's text and JSON cannot hold at all. A name with one matches no stored name:
+# it is kept out of the batch lookups (the server would refuse the whole query), and the
+# rules refuse it, naming its field.
+_NEVER_STORED = re.compile("[\x00\ud800-\udfff]")
+
+
+def may_be_stored(name: str) -> bool:
+    return name.isprintable() or not _NEVER_STORED.search(name)  # isprintable: the common case, in C
+
 
 # contract lines ---------------------------------------------------------------------------
 
@@ -87,7 +98,8 @@ class NewLines:
     def fetch(self, rows: list[tuple]) -> None:
         """Read the contracts the rows name, and those of their lines that exist. The rows
         checked since the last take() count as the book's: they may not be written yet."""
-        names = {(row[0].strip(), (row[1] or "").strip()) for row in rows if row[0] is not None}
+        names = {(row[0].strip(), (row[1] or "").strip()) for row in rows
+                 if row[0] is not None and may_be_stored(row[0]) and (row[1] is None or may_be_stored(row[1]))}
         contracts = self.store.contracts_by_name({contract for contract, _ in names})
         known = [key for key in names if key[0] in contracts]
         taken = {key: (line.id, line.billing_method, _minor(line.amount, line.currency),

@@ -722,7 +722,8 @@ class _Lines:
                     ids.add(parse_id(line_id, "line_id"))
                 except InputError:
                     pass
-            elif contract is not None and name is not None:
+            elif contract is not None and name is not None and book.may_be_stored(contract) \
+                    and book.may_be_stored(name):
                 names.add((contract.strip(), name.strip()))
         return ids, names
 

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -37,9 +38,12 @@ class Result:
 class Invoicer:
     """Runs `invoicer --db DB ...` in-process, as a user would type it."""
 
-    def __init__(self, db, monkeypatch, cluster=None, made=None):
+    def __init__(self, db, monkeypatch, cluster=None, made=None, folder=None):
         self.db = str(db)
         self.postgres = self.db.startswith("postgresql://")
+        # Where a test writes the files it gives a command: the SQLite file's folder, or
+        # the test's tmp_path on PostgreSQL.
+        self.dir = Path(folder) if folder is not None else Path(self.db).parent
         self.monkeypatch = monkeypatch
         self.runner = CliRunner()
         self.cluster = cluster  # PostgreSQL's: where another() makes its books
@@ -52,7 +56,7 @@ class Invoicer:
             return Invoicer(path, self.monkeypatch)
         uri = _new_database(self.cluster)
         self.made.append(uri)
-        return Invoicer(uri, self.monkeypatch, self.cluster, self.made)
+        return Invoicer(uri, self.monkeypatch, self.cluster, self.made, Path(path).parent)
 
     def at(self, moment: str) -> "Invoicer":
         """Set the clock (INVOICER_NOW): an ISO date-time or date."""
@@ -154,6 +158,7 @@ POSTGRES_MODULES: set[str] = {
     "test_book", "test_clock", "test_money",
     "test_book", "test_clock", "test_money", "test_messages", "test_cli",
     "test_book", "test_clock", "test_money", "test_messages", "test_cli", "test_typed_values",
+    "test_imports",
 }
 
 STORES = ("sqlite", "postgresql")
@@ -244,7 +249,7 @@ def another_book(inv: Invoicer) -> Iterator[Invoicer]:
     if inv.postgres:
         uri = _new_database(inv.cluster)
         try:
-            yield Invoicer(uri, inv.monkeypatch, inv.cluster)
+            yield Invoicer(uri, inv.monkeypatch, inv.cluster, folder=inv.dir)
         finally:
             _drop_database(inv.cluster, uri)
         return
@@ -271,7 +276,7 @@ def inv(request, tmp_path, monkeypatch):
         yield Invoicer(tmp_path / "book.db", monkeypatch)
         return
     cluster = request.getfixturevalue("postgres_cluster")
-    book = Invoicer(request.getfixturevalue("postgres_db"), monkeypatch, cluster)
+    book = Invoicer(request.getfixturevalue("postgres_db"), monkeypatch, cluster, folder=tmp_path)
     yield book
     for uri in book.made:
         _drop_database(cluster, uri)

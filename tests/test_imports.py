@@ -15,7 +15,7 @@ import pytest
 
 from invoicer import imports
 from invoicer.errors import InputError
-from invoicer.store import Store
+from invoicer.store import Imports, open_store
 
 FP, TM = "fixed-price", "time-and-material"
 CONTRACT_COLUMNS = ["contract", "name", "customer", "billing_method", "amount", "not_to_exceed", "project", "currency"]
@@ -38,7 +38,7 @@ def run_import(inv, kind, text, via="file", *extra, name="import.txt"):
     """`invoicer KIND import FILE|-`; the file is written next to the test's database."""
     if via == "stdin":
         return inv(kind, "import", "-", *extra, input=text)
-    path = Path(inv.db).parent / name
+    path = inv.dir / name
     path.write_text(text, encoding="utf-8")
     return inv(kind, "import", str(path), *extra)
 
@@ -237,7 +237,7 @@ def test_a_csv_row_with_a_missing_value_is_refused_with_its_row(inv):
 
 
 def test_a_file_that_does_not_exist_is_refused_naming_it(inv):
-    result = inv("contract", "import", str(Path(inv.db).parent / "missing.csv"), "--json")
+    result = inv("contract", "import", str(inv.dir / "missing.csv"), "--json")
     assert result.exit_code == 1 and result.stdout == ""
     assert "missing.csv" in result.error["message"]
 
@@ -573,20 +573,27 @@ def test_transaction_import_a_batch_insert_failing_on_its_thread_is_one_line_and
     monkeypatch.setattr(imports, "BATCH", 2)
     line = inv.line("C-100", "Design")
     calls = []
-    insert = Store.add_transactions
+    insert = Imports.add_transactions
+    if inv.postgres:
+        import psycopg
+
+        full = psycopg.errors.DiskFull("could not extend file: No space left on device")
+    else:
+        full = sqlite3.OperationalError("database or disk is full")
 
     def failing(store, rows):
         calls.append(threading.current_thread().name)
         if len(calls) == 2:
-            raise sqlite3.OperationalError("database or disk is full")
+            raise full
         insert(store, rows)
 
-    monkeypatch.setattr(Store, "add_transactions", failing)
+    # On the mixin: both stores' classes take their imports' writes from it.
+    monkeypatch.setattr(Imports, "add_transactions", failing)
     rows = [{"line_id": line, "date": "2026-11-01", "amount": str(n)} for n in range(1, 8)]
     result = run_import(inv, "transaction", as_csv(TRANSACTION_COLUMNS, rows), "file", "--json")
     assert result.exit_code == 1 and "disk is full" in result.error["message"], result
     assert calls[:2] == ["invoicer-insert", "invoicer-insert"]
-    monkeypatch.setattr(Store, "add_transactions", insert)
+    monkeypatch.setattr(Imports, "add_transactions", insert)
     assert transactions(inv) == []
 
 
@@ -761,7 +768,7 @@ def test_an_error_while_a_batch_insert_is_under_way_waits_for_it_and_writes_noth
     """The rollback must not overtake the insert running on the worker thread: that insert
     would then run outside the transaction and be committed on its own."""
     line = inv.line("C-100", "Design")
-    store = Store(inv.db)
+    store = open_store(inv.db)
     started = threading.Event()
 
     def slow_insert(rows):
@@ -779,7 +786,7 @@ def test_an_error_while_a_batch_insert_is_under_way_waits_for_it_and_writes_noth
 
 def test_no_batch_insert_starts_once_the_import_is_being_rolled_back(inv):
     line = inv.line("C-100", "Design")
-    store = Store(inv.db)
+    store = open_store(inv.db)
     with pytest.raises(InputError):
         with store.writing(), store.behind() as behind:
             behind.cancel()
@@ -847,7 +854,7 @@ def test_a_byte_that_is_not_utf8_is_refused_naming_its_row_after_the_rows_before
         text = ("\n".join(good) + "\n").encode()
         bad_row = 6001
         text += b'{"line_id": 1, "date": "2026-11-01", "amount": 1, "description": "caf\xe9"}\n'
-    path = Path(inv.db).parent / "latin1.txt"
+    path = inv.dir / "latin1.txt"
     path.write_bytes(text)
     args = ("transaction", "import", "-", "--json") if via == "stdin" else ("transaction", "import", str(path), "--json")
     result = inv(*args, input=text if via == "stdin" else None)
