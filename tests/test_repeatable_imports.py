@@ -15,19 +15,13 @@ from hypothesis import strategies as st
 
 from invoicer import book, imports
 from invoicer.errors import InvoicerError
-from invoicer.store import Store
+from invoicer.store import Imports, Store, open_store
 
-from .conftest import NOW, Invoicer
+from .conftest import NOW, Invoicer, dump, query
 from .test_imports import as_csv, as_jsonl, refused_import, run_import
 
 TM, FP = "time-and-material", "fixed-price"
 TX_COLUMNS = ["line_id", "date", "amount", "type", "quantity", "description", "ref"]
-
-
-def dump(inv) -> list[str]:
-    """Every row of every table: what a refusal must leave as it was."""
-    with sqlite3.connect(inv.db) as conn:
-        return list(conn.iterdump())
 
 
 def transactions(inv, *args):
@@ -189,8 +183,8 @@ def test_rows_with_and_without_refs_mix_in_one_file(inv, line):
 
 def test_an_import_looks_up_the_refs_of_a_batch_in_one_query(inv, line, monkeypatch):
     calls = []
-    original = Store.ref_holders
-    monkeypatch.setattr(Store, "ref_holders", lambda self, refs: calls.append(len(refs)) or original(self, refs))
+    original = Imports.ref_holders  # the mixin's: both stores' classes take it from there
+    monkeypatch.setattr(Imports, "ref_holders", lambda self, refs: calls.append(len(refs)) or original(self, refs))
     rows = [row(line, f"TS-{n}") for n in range(12_000)]
     assert imported(tx_import(inv, rows)) == {"imported": 12_000, "unchanged": 0}
     assert calls == [5_000, 5_000, 2_000]
@@ -241,8 +235,7 @@ def test_the_ref_of_the_latest_transaction_deleted_is_refused_naming_it(inv, lin
 def test_a_transaction_without_a_ref_leaves_nothing_behind_when_deleted(inv, line):
     plain = inv.ok("transaction", "add", line, "--date", "2026-11-02", "--amount", "10")
     inv.ok("transaction", "delete", plain["id"])
-    with sqlite3.connect(inv.db) as conn:
-        assert conn.execute("SELECT count(*) FROM deleted_refs").fetchone() == (0,)
+    assert query(inv, "SELECT count(*) FROM deleted_refs") == [(0,)]
 
 
 # content imported before ----------------------------------------------------------------------
@@ -473,7 +466,7 @@ def test_any_sequence_of_overlapping_imports_leaves_one_transaction_per_ref(empt
 
 def test_a_row_with_a_ref_and_a_bad_value_names_its_row_not_the_ref(inv, line):
     with pytest.raises(InvoicerError, match=r"^row 2: amount"):
-        imports.import_transactions(Store(inv.db), as_csv(TX_COLUMNS, [row(line, "TS-1", amount="1.234")])
+        imports.import_transactions(open_store(inv.db), as_csv(TX_COLUMNS, [row(line, "TS-1", amount="1.234")])
                                     .splitlines(keepends=True))
 
 
