@@ -159,6 +159,7 @@ POSTGRES_MODULES: set[str] = {
     "test_book", "test_clock", "test_money", "test_messages", "test_cli",
     "test_book", "test_clock", "test_money", "test_messages", "test_cli", "test_typed_values",
     "test_imports", "test_repeatable_imports",
+    "test_database",
 }
 
 STORES = ("sqlite", "postgresql")

@@ -359,6 +359,7 @@ def test_errors_without_json_are_one_line_on_stderr_and_nothing_on_stdout(inv, a
     ["run-once", "--frobnicate"],
     ["--frobnicate", "job", "list"],
 ], ids=["unknown-command", "unknown-subcommand", "unknown-option", "unknown-run-once-option", "unknown-root-option"])
+@pytest.mark.sqlite_only  # a usage error is Click's, before the store is opened: the same on both
 def test_usage_errors_exit_2_with_one_line(inv, args):
     result = inv(*args)
     assert result.exit_code == 2, (result.stdout, result.stderr)
@@ -366,6 +367,7 @@ def test_usage_errors_exit_2_with_one_line(inv, args):
     assert result.stdout == ""
 
 
+@pytest.mark.sqlite_only  # a usage error is Click's, before the store is opened: the same on both
 def test_usage_error_with_json_is_an_error_document_with_exit_2(inv):
     result = inv("job", "list", "--frobnicate", "--json")
     assert result.exit_code == 2
