@@ -737,6 +737,19 @@ def test_schedule_import_by_names_the_rules_refuse_at_the_row_that_breaks_them(b
         refused_import(inv, "schedule", as_jsonl(good + [bad]), row=3, field=field)
 
 
+def test_schedule_import_by_names_a_batch_refused_whole_leaves_the_next_id_to_its_rows(book, monkeypatch):
+    """The one-statement insert refuses a batch naming a line twice (the unique index) and
+    the rules write it row by row: its schedule takes the next id, as `schedule add` would,
+    not one after those the refused insert took (PostgreSQL's sequences do not roll back)."""
+    inv, ids = book
+    monkeypatch.setattr(imports, "BATCH", 2)
+    first = inv.ok("schedule", "add", ids["rule"], "--frequency", "monthly", "--start", "2026-12-01")["id"]
+    row = named("C-100", "Monthly", rrule="FREQ=MONTHLY;BYMONTHDAY=-1", start="2026-11-01")
+    assert imports_ok(inv, "schedule", as_jsonl([row, row]))["unchanged"] == 1
+    assert [s["id"] for s in inv.ok("schedule", "list", ids["monthly"])["schedules"]] == [first + 1]
+    assert inv.ok("schedule", "add", ids["dates"], "--dates", "2026-12-01")["id"] == first + 2
+
+
 @pytest.mark.parametrize("fmt,row", [("csv", 2), ("jsonl", 1)])
 @pytest.mark.parametrize("contract,line", [("C-100\x00junk", "Monthly"), ("C-100", "Monthly\x00"),
                                            ("C-100", "Month\x07ly")])

@@ -87,6 +87,7 @@ class Imports(Connection):
         say why: those rules (book.NewDateSchedules) are the reference, this is their shortcut,
         and tests/test_import_properties.py holds the two to the same outcome."""
         self.conn.execute("SAVEPOINT named_date_schedules")
+        ids = self._ids_taken()
         try:
             # CROSS JOIN keeps the rows in the outer loop, in file order: ids follow the file.
             inserted = self.conn.execute(
@@ -104,8 +105,18 @@ class Imports(Connection):
             inserted = -1
         if inserted != named.count:
             self.conn.execute("ROLLBACK TO named_date_schedules")
+            self._ids_put_back(ids)  # the rules then write the batch with the ids it would have had
         self.conn.execute("RELEASE named_date_schedules")
         return inserted == named.count
+
+    def _ids_taken(self):
+        """Where the ids' sequences are before a savepoint, for _ids_put_back. None here:
+        SQLite's ids (AUTOINCREMENT's marks) roll back with the savepoint; PostgreSQL's
+        sequences do not (PostgresConnection's)."""
+        return None
+
+    def _ids_put_back(self, taken) -> None:
+        """Put the ids' sequences back where _ids_taken saw them, after a rollback to a savepoint."""
 
     def last_schedule_id(self) -> int:
         """The highest schedule id so far: those a command adds are above it (AUTOINCREMENT)."""

@@ -262,6 +262,15 @@ class PostgresConnection(Connection):
                 else:
                     self.conn.execute("SELECT setval(?, ?)", [name, before[name]])
 
+    def _ids_taken(self) -> dict[str, int | None]:
+        return self._sequences()
+
+    def _ids_put_back(self, taken: dict[str, int | None]) -> None:
+        """A rollback to a savepoint leaves the sequences moved, as a rollback does: the ids
+        an insert refused whole took are taken back, as SQLite's are (the writer's lock is
+        held: no other writer took one meanwhile)."""
+        self._put_back(taken)
+
     @contextmanager
     def reading(self, checked: bool = True) -> Iterator[Self]:
         """One read transaction, one snapshot of the book."""
