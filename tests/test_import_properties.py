@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,10 @@ from hypothesis import strategies as st
 
 from invoicer import book, imports
 from invoicer.errors import InvoicerError
-from invoicer.store import Store
+from invoicer.store import open_store
 from invoicer.values import parse_bool
 
-from .conftest import NOW, Invoicer
+from .conftest import NOW, Invoicer, _drop_database, _new_database, freeze, query, restore
 from .test_imports import run_then_remove_schedule
 
 # The book: C-1 has two time-and-material lines (B with a schedule already), a fixed-price
@@ -33,25 +34,86 @@ from .test_imports import run_then_remove_schedule
 # A temporary folder in memory when there is one: two copies of the book every example.
 TMP = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 LINES = [("C-1", "A"), ("C-1", "B"), ("C-1", "F"), ("C-1", "R"), ("C-2", "D"), ("C-2", "Missing")]
+PROPERTY = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# On PostgreSQL an example costs several times as much (its two books are put back over the
+# server): fewer examples there, the same properties; SQLite's half keeps its 300.
+ON_POSTGRESQL = 150
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    path = tmp_path_factory.mktemp("imports") / "base.db"
+class Copies:
+    """Two copies of one base book for each example, on one store: files copied in a folder
+    (in memory where there is one), or two databases of the test cluster put back to the
+    base (conftest's restore)."""
+
+    def __init__(self, base: str, ids: dict, cluster=None):
+        self.base, self.ids, self.cluster = base, ids, cluster
+        if cluster is not None:
+            self.frozen = freeze(base)
+            self.databases = [_new_database(cluster), _new_database(cluster)]
+
+    @contextmanager
+    def pair(self):
+        if self.cluster is not None:
+            for uri in self.databases:
+                restore(uri, self.frozen)
+            yield self.databases
+            return
+        with tempfile.TemporaryDirectory(dir=TMP) as folder:
+            first, second = Path(folder, "first.db"), Path(folder, "second.db")
+            shutil.copy(self.base, first)
+            shutil.copy(self.base, second)
+            yield str(first), str(second)
+
+    def drop(self) -> None:
+        if self.cluster is not None:
+            for uri in [self.base, *self.databases]:
+                _drop_database(self.cluster, uri)
+
+
+@contextmanager
+def copies(request, tmp_path_factory, build, on_postgresql: bool):
+    """The Copies of a book that build(inv) makes (and returns its ids)."""
+    cluster = request.getfixturevalue("postgres_cluster") if on_postgresql else None
+    base = _new_database(cluster) if on_postgresql else str(tmp_path_factory.mktemp("imports") / "base.db")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("INVOICER_TZ", "UTC")
         patch.setenv("INVOICER_NOW", NOW)
-        inv = Invoicer(path, patch)
-        ids = {name: inv.line(contract, name) for contract, name in LINES[:2] + LINES[3:5]}
-        ids["F"] = inv.line("C-1", "F", "fixed-price", "Fabrikam", "--amount", "1000")
-        inv.ok("schedule", "add", ids["B"], "--frequency", "monthly", "--start", "2026-01-01")
-        run_then_remove_schedule(inv, ids["R"])
-    # Fold the write-ahead log into the file: the examples copy the file alone.
-    gc.collect()  # the commands' connections
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-    return path, ids
+        ids = build(Invoicer(base, patch))
+    if not on_postgresql:
+        # Fold the write-ahead log into the file: the examples copy the file alone.
+        gc.collect()  # the commands' connections
+        conn = sqlite3.connect(base)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+    made = Copies(base, ids, cluster)
+    try:
+        yield made
+    finally:
+        made.drop()
+
+
+def rows_of(target: str, sql: str) -> list[tuple]:
+    return query(Invoicer(target, None), sql)
+
+
+def build_base(inv) -> dict:
+    ids = {name: inv.line(contract, name) for contract, name in LINES[:2] + LINES[3:5]}
+    ids["F"] = inv.line("C-1", "F", "fixed-price", "Fabrikam", "--amount", "1000")
+    inv.ok("schedule", "add", ids["B"], "--frequency", "monthly", "--start", "2026-01-01")
+    run_then_remove_schedule(inv, ids["R"])
+    return ids
+
+
+@pytest.fixture(scope="module")
+def base(request, tmp_path_factory):
+    with copies(request, tmp_path_factory, build_base, on_postgresql=False) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def pg_base(request, tmp_path_factory):
+    with copies(request, tmp_path_factory, build_base, on_postgresql=True) as made:
+        yield made
 
 
 def named_by(line):
@@ -141,30 +203,40 @@ def same_as_stored(store, line_id, key) -> bool:
         frequency and frequency.strip().lower(), rrule and rrule.strip().upper(), dates, start, end)
 
 
-def schedules(path):
-    with sqlite3.connect(path) as db:
-        return db.execute("SELECT * FROM schedules ORDER BY id").fetchall()
+def schedules(target):
+    return rows_of(target, "SELECT * FROM schedules ORDER BY id")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def schedule_import_property(base: Copies, monkeypatch, rows, batch):
+    rows = [as_row(base.ids, reference, values) for reference, values in rows]
+    with base.pair() as (expected_db, imported_db):
+        monkeypatch.setattr(imports, "BATCH", batch)
+        check(base.ids, rows, expected_db, imported_db)
+
+
+@settings(max_examples=300, **PROPERTY)
 @given(rows=ROWS, batch=st.sampled_from([1, 2, 3, 5000]))
 def test_schedule_import_is_schedule_add_row_by_row_all_or_nothing(base, monkeypatch, rows, batch):
-    path, ids = base
-    rows = [as_row(ids, reference, values) for reference, values in rows]
-    with tempfile.TemporaryDirectory(dir=TMP) as folder:
-        expected_db, imported_db = Path(folder, "expected.db"), Path(folder, "imported.db")
-        shutil.copy(path, expected_db)
-        shutil.copy(path, imported_db)
-        monkeypatch.setattr(imports, "BATCH", batch)
-        check(ids, rows, expected_db, imported_db)
+    schedule_import_property(base, monkeypatch, rows, batch)
+
+
+@settings(max_examples=ON_POSTGRESQL, **PROPERTY)
+@given(rows=ROWS, batch=st.sampled_from([1, 2, 3, 5000]))
+def test_schedule_import_is_schedule_add_row_by_row_all_or_nothing_on_postgresql(pg_base, monkeypatch, rows, batch):
+    schedule_import_property(pg_base, monkeypatch, rows, batch)
 
 
 def check(ids, rows, expected_db, imported_db):
-    failing = one_by_one(Store(str(expected_db)), ids, rows)
+    expected = open_store(expected_db)
+    try:
+        failing = one_by_one(expected, ids, rows)
+    finally:
+        expected.close()
 
     before = schedules(imported_db)
+    store = open_store(imported_db)
     try:
-        imports.import_schedules(Store(str(imported_db)), [json.dumps(row) + "\n" for row in rows])
+        imports.import_schedules(store, [json.dumps(row) + "\n" for row in rows])
     except InvoicerError as error:
         assert failing is not None, str(error)
         number, kind = failing
@@ -173,6 +245,8 @@ def check(ids, rows, expected_db, imported_db):
     else:
         assert failing is None
         assert schedules(imported_db) == schedules(expected_db)
+    finally:
+        store.close()
 
 
 # transaction import: a batch checked column by column is the rules row by row ---------------
@@ -207,26 +281,28 @@ TX_ROWS = st.lists(st.tuples(TX_ROW, TX_REFS), max_size=10) | \
     st.lists(TX_GOOD, min_size=1, max_size=10).map(lambda rows: [(row, f"N{i}") for i, row in enumerate(rows)])
 
 
+def build_tx_base(inv) -> dict:
+    ids = {"A": inv.line("C-1", "A"), "F": inv.line("C-1", "F", "fixed-price", "Fabrikam", "--amount", "1000"),
+           "X": inv.line("C-1", "X"), "Y": inv.line("C-2", "Y", "time-and-material", "Fabrikam",
+                                                      "--currency", "JPY")}
+    inv.ok("contract", "close-line", ids["X"])
+    # R1 is held by a transaction of the book, R2 by a deleted one.
+    inv.ok("transaction", "add", ids["A"], "--date", "2026-10-01", "--amount", "12.50", "--ref", "R1")
+    held = inv.ok("transaction", "add", ids["A"], "--date", "2026-10-02", "--amount", "3.00", "--ref", "R2")
+    inv.ok("transaction", "delete", held["id"])
+    return ids
+
+
 @pytest.fixture(scope="module")
-def tx_base(tmp_path_factory):
-    path = tmp_path_factory.mktemp("transaction-imports") / "base.db"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("INVOICER_TZ", "UTC")
-        patch.setenv("INVOICER_NOW", NOW)
-        inv = Invoicer(path, patch)
-        ids = {"A": inv.line("C-1", "A"), "F": inv.line("C-1", "F", "fixed-price", "Fabrikam", "--amount", "1000"),
-               "X": inv.line("C-1", "X"), "Y": inv.line("C-2", "Y", "time-and-material", "Fabrikam",
-                                                          "--currency", "JPY")}
-        inv.ok("contract", "close-line", ids["X"])
-        # R1 is held by a transaction of the book, R2 by a deleted one.
-        inv.ok("transaction", "add", ids["A"], "--date", "2026-10-01", "--amount", "12.50", "--ref", "R1")
-        held = inv.ok("transaction", "add", ids["A"], "--date", "2026-10-02", "--amount", "3.00", "--ref", "R2")
-        inv.ok("transaction", "delete", held["id"])
-    gc.collect()
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-    return path, ids
+def tx_base(request, tmp_path_factory):
+    with copies(request, tmp_path_factory, build_tx_base, on_postgresql=False) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def pg_tx_base(request, tmp_path_factory):
+    with copies(request, tmp_path_factory, build_tx_base, on_postgresql=True) as made:
+        yield made
 
 
 def tx_file(ids, rows):
@@ -239,28 +315,24 @@ def tx_file(ids, rows):
     return lines
 
 
-def transactions_of(path):
-    with sqlite3.connect(path) as db:
-        return db.execute("SELECT * FROM transactions ORDER BY id").fetchall()
+def transactions_of(target):
+    return rows_of(target, "SELECT * FROM transactions ORDER BY id")
 
 
-def imported(path, lines):
+def imported(target, lines):
+    store = open_store(target)
     try:
-        return imports.import_transactions(Store(str(path)), lines)
+        return imports.import_transactions(store, lines)
     except InvoicerError as error:
         return type(error), str(error)
+    finally:
+        store.close()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=TX_ROWS, batch=st.sampled_from([1, 2, 3, 5000]), twice=st.booleans())
-def test_a_transaction_batch_checked_at_once_is_the_rules_row_by_row(tx_base, monkeypatch, rows, batch, twice):
-    path, ids = tx_base
-    lines = tx_file(ids, rows)
+def transaction_batch_property(tx_base: Copies, monkeypatch, rows, batch, twice):
+    lines = tx_file(tx_base.ids, rows)
     monkeypatch.setattr(imports, "BATCH", batch)
-    with tempfile.TemporaryDirectory(dir=TMP) as folder:
-        by_rows, at_once = Path(folder, "rows.db"), Path(folder, "at-once.db")
-        shutil.copy(path, by_rows)
-        shutil.copy(path, at_once)
+    with tx_base.pair() as (by_rows, at_once):
         outcomes = []
         for _ in range(1 + twice):  # the same file again: its refs held now
             expected = imported(at_once, lines)
@@ -270,3 +342,16 @@ def test_a_transaction_batch_checked_at_once_is_the_rules_row_by_row(tx_base, mo
         for expected, got in outcomes:
             assert expected == got
         assert transactions_of(at_once) == transactions_of(by_rows)
+
+
+@settings(max_examples=300, **PROPERTY)
+@given(rows=TX_ROWS, batch=st.sampled_from([1, 2, 3, 5000]), twice=st.booleans())
+def test_a_transaction_batch_checked_at_once_is_the_rules_row_by_row(tx_base, monkeypatch, rows, batch, twice):
+    transaction_batch_property(tx_base, monkeypatch, rows, batch, twice)
+
+
+@settings(max_examples=ON_POSTGRESQL, **PROPERTY)
+@given(rows=TX_ROWS, batch=st.sampled_from([1, 2, 3, 5000]), twice=st.booleans())
+def test_a_transaction_batch_checked_at_once_is_the_rules_row_by_row_on_postgresql(
+        pg_tx_base, monkeypatch, rows, batch, twice):
+    transaction_batch_property(pg_tx_base, monkeypatch, rows, batch, twice)
