@@ -40,7 +40,7 @@ class SQLite:
 
     @staticmethod
     def add_days(day: str, days: str) -> str:
-        """An ISO date's text `days` days later, as ISO text."""
+        """An ISO date's text `days` days later, as ISO text; NULL past 9999-12-31."""
         return f"date({day}, '+' || ({days}) || ' days')"
 
     @staticmethod
@@ -98,7 +98,10 @@ class PostgreSQL(SQLite):
 
     @staticmethod
     def add_days(day: str, days: str) -> str:
-        return f"to_char(CAST({day} AS date) + CAST({days} AS integer), 'YYYY-MM-DD')"
+        # NULL past 9999-12-31, as SQLite's date() gives: PostgreSQL's dates go on to year
+        # 5874897, whose text no ISO date of invoicer's reads.
+        later = f"CAST({day} AS date) + CAST({days} AS integer)"
+        return f"(CASE WHEN {later} <= DATE '9999-12-31' THEN to_char({later}, 'YYYY-MM-DD') END)"
 
     @staticmethod
     def nocase(column: str, param: str) -> str:
