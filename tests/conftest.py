@@ -190,7 +190,7 @@ def _dump_postgres(uri: str) -> str:
 # Not yet: the book's and the imports' modules (test_book, test_imports, ...).
 # The test modules whose `inv` tests run on both stores (all, once the port is whole).
 # test_import_properties has no `inv` test: its properties have a PostgreSQL variant each,
-# with fewer examples. Not yet: test_fuzz (issue #17's note).
+# with fewer examples; test_fuzz's fuzz tests too.
 POSTGRES_MODULES: set[str] = {
     "test_jobs", "test_schedules", "test_habits", "test_explain", "test_doctor", "test_run", "test_run_output",
     "test_parties", "test_corrections", "test_exports", "test_documents", "test_tax", "test_split",
@@ -200,7 +200,7 @@ POSTGRES_MODULES: set[str] = {
     "test_book", "test_clock", "test_money",
     "test_book", "test_clock", "test_money", "test_messages", "test_cli",
     "test_book", "test_clock", "test_money", "test_messages", "test_cli", "test_typed_values",
-    "test_imports", "test_repeatable_imports", "test_database", "test_import_properties",
+    "test_imports", "test_repeatable_imports", "test_database", "test_import_properties", "test_fuzz",
 }
 
 STORES = ("sqlite", "postgresql")
@@ -217,6 +217,7 @@ def examples(inv: Invoicer, count: int) -> int:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: a test of the SQLite file itself, not run on PostgreSQL")
+    config.addinivalue_line("markers", "postgresql_only: a test's PostgreSQL variant (fewer examples, say)")
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -235,6 +236,9 @@ def pytest_generate_tests(metafunc):
     if "inv" in metafunc.fixturenames:
         both = metafunc.module.__name__.rpartition(".")[2] in POSTGRES_MODULES \
             and not metafunc.definition.get_closest_marker("sqlite_only")
+        if metafunc.definition.get_closest_marker("postgresql_only"):
+            metafunc.parametrize("inv", STORES[1:], indirect=True)
+            return
         metafunc.parametrize("inv", STORES if both else STORES[:1], indirect=True)
 
 
