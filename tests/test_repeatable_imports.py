@@ -2,11 +2,13 @@
 holds (unchanged), the ref of a deleted transaction, contract and schedule rows identical to
 what exists, and content that `transaction import` read before."""
 
+import functools
 import gc
 import json
 import re
 import sqlite3
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,9 +17,9 @@ from hypothesis import strategies as st
 
 from invoicer import book, imports
 from invoicer.errors import InvoicerError
-from invoicer.store import Imports, Store, open_store
+from invoicer.store import Imports, open_store
 
-from .conftest import NOW, Invoicer, dump, query
+from .conftest import NOW, Invoicer, _drop_database, _new_database, dump, freeze, query, restore
 from .test_imports import as_csv, as_jsonl, refused_import, run_import
 
 TM, FP = "time-and-material", "fixed-price"
@@ -410,39 +412,67 @@ def values_of(ref: str, line_ids: list[int]) -> dict:
             "amount": f"{n + 1}.{n % 100:02d}", "quantity": str(n % 3 or ""), "ref": ref}
 
 
+def build_empty_book(inv) -> list[int]:
+    return [inv.line("C-1", "A"), inv.line("C-2", "B", TM, "Contoso")]
+
+
 @pytest.fixture(scope="module")
 def empty_book(tmp_path_factory):
     path = tmp_path_factory.mktemp("repeatable") / "base.db"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("INVOICER_TZ", "UTC")
         patch.setenv("INVOICER_NOW", NOW)
-        inv = Invoicer(path, patch)
-        line_ids = [inv.line("C-1", "A"), inv.line("C-2", "B", TM, "Contoso")]
+        line_ids = build_empty_book(Invoicer(path, patch))
     # Fold the write-ahead log into the file: the examples copy the file alone.
     gc.collect()  # the commands' connections
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
-    return path, line_ids
+
+    @contextmanager
+    def fresh():
+        with tempfile.TemporaryDirectory() as folder:
+            db = Path(folder, "book.db")
+            db.write_bytes(path.read_bytes())
+            yield str(db)
+    return fresh, line_ids
+
+
+@pytest.fixture(scope="module")
+def pg_empty_book(request):
+    """The same book on the test cluster: one database, put back to it before each example."""
+    cluster = request.getfixturevalue("postgres_cluster")
+    base, example = _new_database(cluster), _new_database(cluster)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INVOICER_TZ", "UTC")
+        patch.setenv("INVOICER_NOW", NOW)
+        line_ids = build_empty_book(Invoicer(base, patch))
+    frozen = freeze(base)
+
+    @contextmanager
+    def fresh():
+        restore(example, frozen)
+        yield example
+    yield fresh, line_ids
+    _drop_database(cluster, base)
+    _drop_database(cluster, example)
 
 
 FILES = st.lists(st.tuples(st.lists(st.sampled_from(REFS), max_size=10), st.booleans(),
                            st.sampled_from([1, 3, 5000])), min_size=1, max_size=6)
+PROPERTY = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(files=FILES, deleted=st.sets(st.sampled_from(REFS), max_size=3))
-def test_any_sequence_of_overlapping_imports_leaves_one_transaction_per_ref(empty_book, monkeypatch, files, deleted):
-    path, line_ids = empty_book
-    with tempfile.TemporaryDirectory() as folder:
-        db = Path(folder, "book.db")
-        db.write_bytes(path.read_bytes())
+def overlapping_imports_property(base, monkeypatch, files, deleted):
+    fresh, line_ids = base
+    with fresh() as db:
+        rows_of = functools.partial(query, Invoicer(db, None))
         sent: set[str] = set()
         for number, (refs, as_json, batch) in enumerate(files):
             monkeypatch.setattr(imports, "BATCH", batch)
             rows = [values_of(ref, line_ids) for ref in refs]
             text = as_jsonl(rows) if as_json else as_csv(["line_id", "date", "amount", "quantity", "ref"], rows)
-            store = Store(str(db))
+            store = open_store(db)
             done = imports.import_transactions(store, text.splitlines(keepends=True),
                                                content=lambda text=text: str(hash(text)))
             store.close()
@@ -450,18 +480,30 @@ def test_any_sequence_of_overlapping_imports_leaves_one_transaction_per_ref(empt
             sent |= set(refs)
             if number == 0:  # some of the feed's first entries are deleted in the book; the deletions stand
                 removed = deleted & sent
-                with sqlite3.connect(db) as conn:
-                    ids = [i for (i,) in conn.execute("SELECT id FROM transactions WHERE ref IN "
-                                                      "(SELECT value FROM json_each(?))", [json.dumps(sorted(removed))])]
+                ids = [i for i, ref in rows_of("SELECT id, ref FROM transactions ORDER BY id") if ref in removed]
                 for transaction_id in ids:
-                    store = Store(str(db))
+                    store = open_store(db)
                     book.delete_transaction(store, transaction_id)
                     store.close()
-        with sqlite3.connect(db) as conn:
-            live = [ref for (ref,) in conn.execute("SELECT ref FROM transactions")]
-            gone = [ref for (ref,) in conn.execute("SELECT ref FROM deleted_refs")]
+        live = [ref for (ref,) in rows_of("SELECT ref FROM transactions")]
+        gone = [ref for (ref,) in rows_of("SELECT ref FROM deleted_refs")]
         assert sorted(live) == sorted(sent - removed), "one live transaction per ref sent and not deleted"
         assert sorted(gone) == sorted(removed)
+
+
+@settings(max_examples=60, **PROPERTY)
+@given(files=FILES, deleted=st.sets(st.sampled_from(REFS), max_size=3))
+def test_any_sequence_of_overlapping_imports_leaves_one_transaction_per_ref(empty_book, monkeypatch, files, deleted):
+    overlapping_imports_property(empty_book, monkeypatch, files, deleted)
+
+
+# The same property on PostgreSQL (no `inv`: not parametrized by conftest), as many examples:
+# an example restores one small book there, a fraction of a second.
+@settings(max_examples=60, **PROPERTY)
+@given(files=FILES, deleted=st.sets(st.sampled_from(REFS), max_size=3))
+def test_any_sequence_of_overlapping_imports_leaves_one_transaction_per_ref_on_postgresql(
+        pg_empty_book, monkeypatch, files, deleted):
+    overlapping_imports_property(pg_empty_book, monkeypatch, files, deleted)
 
 
 def test_a_row_with_a_ref_and_a_bad_value_names_its_row_not_the_ref(inv, line):
