@@ -185,22 +185,17 @@ def _dump_postgres(uri: str) -> str:
         return "\n".join(text)
 
 
-# The test modules whose `inv` tests run on both stores (all, once the port is whole;
-# property modules with fewer examples on the server: examples()).
-# Not yet: the book's and the imports' modules (test_book, test_imports, ...).
-# The test modules whose `inv` tests run on both stores (all, once the port is whole).
-# test_import_properties has no `inv` test: its properties have a PostgreSQL variant each,
-# with fewer examples; test_fuzz's fuzz tests too.
+# The test modules whose `inv` tests run on both stores: every module of behaviour. Not
+# here: the file's own (test_faults, test_run_safety, test_quickstart, ...) and the
+# server's (test_postgres, test_migrate). Property modules run fewer examples on the
+# server (examples()); test_import_properties and test_fuzz have a PostgreSQL variant of
+# each property, with fewer examples.
 POSTGRES_MODULES: set[str] = {
     "test_jobs", "test_schedules", "test_habits", "test_explain", "test_doctor", "test_run", "test_run_output",
     "test_parties", "test_corrections", "test_exports", "test_documents", "test_tax", "test_split",
-    "test_run_properties", "test_correction_properties", "test_split_properties",
-    "test_book",
-    "test_book", "test_clock",
-    "test_book", "test_clock", "test_money",
-    "test_book", "test_clock", "test_money", "test_messages", "test_cli",
-    "test_book", "test_clock", "test_money", "test_messages", "test_cli", "test_typed_values",
-    "test_imports", "test_repeatable_imports", "test_database", "test_import_properties", "test_fuzz",
+    "test_run_properties", "test_correction_properties", "test_split_properties", "test_book", "test_clock",
+    "test_money", "test_messages", "test_cli", "test_typed_values", "test_imports", "test_repeatable_imports",
+    "test_database", "test_import_properties", "test_fuzz",
 }
 
 STORES = ("sqlite", "postgresql")
