@@ -16,6 +16,7 @@ import pytest
 from invoicer import imports
 from invoicer.errors import InputError
 from invoicer.store import Imports, open_store
+from invoicer.store.postgres_store import PostgresStore
 
 FP, TM = "fixed-price", "time-and-material"
 CONTRACT_COLUMNS = ["contract", "name", "customer", "billing_method", "amount", "not_to_exceed", "project", "currency"]
@@ -573,7 +574,9 @@ def test_transaction_import_a_batch_insert_failing_on_its_thread_is_one_line_and
     monkeypatch.setattr(imports, "BATCH", 2)
     line = inv.line("C-100", "Design")
     calls = []
-    insert = Imports.add_transactions
+    # On the class each store's write comes from: the server's own COPY, else the mixin's.
+    writer = PostgresStore if inv.postgres else Imports
+    insert = writer.add_transactions
     if inv.postgres:
         import psycopg
 
@@ -587,13 +590,12 @@ def test_transaction_import_a_batch_insert_failing_on_its_thread_is_one_line_and
             raise full
         insert(store, rows)
 
-    # On the mixin: both stores' classes take their imports' writes from it.
-    monkeypatch.setattr(Imports, "add_transactions", failing)
+    monkeypatch.setattr(writer, "add_transactions", failing)
     rows = [{"line_id": line, "date": "2026-11-01", "amount": str(n)} for n in range(1, 8)]
     result = run_import(inv, "transaction", as_csv(TRANSACTION_COLUMNS, rows), "file", "--json")
     assert result.exit_code == 1 and "disk is full" in result.error["message"], result
     assert calls[:2] == ["invoicer-insert", "invoicer-insert"]
-    monkeypatch.setattr(Imports, "add_transactions", insert)
+    monkeypatch.setattr(writer, "add_transactions", insert)
     assert transactions(inv) == []
 
 

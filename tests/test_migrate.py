@@ -2,6 +2,8 @@
 ids and numbers kept, the file left as it was; refused, with nothing copied, into a book
 that holds anything, from a server, or to what is not a server."""
 
+import json
+
 import pytest
 
 from tests.conftest import JOB, Invoicer, dump
@@ -43,6 +45,19 @@ READS = [("contract", "list"), ("schedule", "list"), ("transaction", "list"), ("
          ("seller", "show"), ("customer", "list"), ("doctor",)]
 
 
+def printed(store, read) -> str:
+    """What a read prints, with --json; doctor's integrity check is each store's own (the
+    file's PRAGMA, the server's constraints): its verdict is compared, not its words."""
+    out = store(*read, "--json").stdout
+    if read == ("doctor",):
+        document = json.loads(out)
+        for check in document["checks"]:
+            if check["name"] == "integrity" and check["ok"]:
+                check["message"] = "ok"
+        return json.dumps(document)
+    return out
+
+
 def test_the_moved_book_reads_as_the_file_does_and_the_file_is_left_as_it_was(book, postgres_db):
     server = Invoicer(postgres_db, book.monkeypatch)
     before = dump(book)
@@ -52,7 +67,7 @@ def test_the_moved_book_reads_as_the_file_does_and_the_file_is_left_as_it_was(bo
     assert moved["tables"]["invoices"] == 4  # C-1's, C-2's two (split between two customers), the credit note
     assert dump(book) == before
     for read in READS:
-        assert server(*read, "--json").stdout == book(*read, "--json").stdout, read
+        assert printed(server, read) == printed(book, read), read
 
 
 def test_the_moved_book_goes_on_as_the_file_would_ids_and_numbers_never_reused(book, postgres_db):
@@ -69,7 +84,7 @@ def test_the_moved_book_goes_on_as_the_file_would_ids_and_numbers_never_reused(b
         store.ok("invoice", "confirm", "INV-000002", "--issue-date", "2026-11-02")
         store.ok("invoice", "credit", "INV-000002")
     for read in READS + [("run-once", "--dry-run", "--date", "2026-12-01")]:
-        assert server(*read, "--json").stdout == book(*read, "--json").stdout, read
+        assert printed(server, read) == printed(book, read), read
 
 
 def test_a_server_book_that_holds_anything_is_refused_and_nothing_is_copied(book, postgres_db):

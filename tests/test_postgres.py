@@ -1004,3 +1004,17 @@ def test_a_command_lets_its_connection_go_when_it_ends(pg):
         held = rows(pg.db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                            "AND pid != pg_backend_pid()")
         assert held == [(0,)], args
+
+
+@pytest.mark.parametrize("args", [("invoice", "show", "INV-\x00"), ("customer", "show", "Fab\x00rikam"),
+                                  ("contract", "show", "C-\x001")])
+def test_a_name_with_nul_is_one_line_exit_1_as_on_a_file(pg, args):
+    """PostgreSQL's text holds no NUL (psycopg refuses to send one): a lookup of such a name
+    is refused in one line, as a file finds no such name; nothing is written."""
+    pg.line("C-1", "Design")
+    before = dump(pg)
+    for extra in ((), ("--json",)):
+        done = pg(*args, *extra)
+        assert done.exit_code == 1 and "Traceback" not in done.stderr, done
+        assert len(done.stderr.strip().splitlines()) == 1
+    assert dump(pg) == before

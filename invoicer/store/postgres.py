@@ -27,7 +27,7 @@ from psycopg.adapt import Loader
 from psycopg.types.numeric import IntDumper
 
 from invoicer import clock
-from invoicer.errors import Conflict, DatabaseFileError, InvoicerError
+from invoicer.errors import Conflict, DatabaseFileError, InputError, InvoicerError
 from invoicer.store.connection import Connection, busy_timeout
 from invoicer.store.dialect import POSTGRESQL
 from invoicer.store.postgres_schema import INITIAL, INITIAL_VERSION
@@ -170,6 +170,11 @@ def _said(error: psycopg.Error, where: str, timeout: float) -> InvoicerError | N
         return DatabaseFileError(f"the server's disk is full ({where}); nothing was written")
     if isinstance(error, pg_errors.InsufficientPrivilege):
         return DatabaseFileError(f"the server refused: {_reason(error)} ({where}); nothing was written")
+    if isinstance(error, psycopg.DataError) and "NUL" in str(error):
+        # psycopg's own refusal, before sending: no text on a server holds NUL, so nothing
+        # is named so (on a file, such a name is simply not found).
+        return InputError("a text given holds a NUL character (\\x00), which no PostgreSQL text can hold: "
+                          "nothing has that name, and nothing was written")
     if isinstance(error, psycopg.OperationalError):
         return DatabaseFileError(f"lost the connection to the server ({where}): {_reason(error)}; "
                                  "nothing was written")
