@@ -862,10 +862,14 @@ def test_run_once_killed_mid_way_leaves_nothing_and_the_next_bills_what_it_would
             continue
         process.send_signal(signal.SIGKILL)
         assert process.wait(timeout=60) == -signal.SIGKILL
+        if out.read_text():
+            # It printed: its commit came before the kill (the JSON is written after it),
+            # so it finished first after all: again, sooner.
+            fraction /= 2
+            continue
         break
     else:
         pytest.fail("the run always finished before the kill")
-    assert out.read_text() == ""  # it never said it completed
     # The server rolls the killed client's transaction back once it sees the connection gone.
     wait_for(lambda: not writer_lock_holders(uri), limit=60)
     assert book_rows(uri) == before, f"kill at {fraction:.2f} of the run left some of it"

@@ -89,7 +89,8 @@ class Imports(Connection):
         self.conn.execute("SAVEPOINT named_date_schedules")
         ids = self._ids_taken()
         try:
-            # CROSS JOIN keeps the rows in the outer loop, in file order: ids follow the file.
+            # In file order, so that ids follow the file (SQLite's CROSS JOIN keeps the rows in
+            # the outer loop's order; PostgreSQL's plan need not, without the ORDER BY).
             inserted = self.conn.execute(
                 f"""INSERT INTO schedules ({_DATE_SCHEDULE_COLUMNS})
                     SELECT l.id, 'dates', {_json_values(self.sql, "schedules", _DATE_SCHEDULE_COLUMNS.partition(", kind, ")[2],
@@ -99,7 +100,8 @@ class Imports(Connection):
                      WHERE c.name = {self.sql.item('k.value', 0)}
                        AND l.contract_id = c.id AND l.name = {self.sql.item('k.value', 1)}
                        AND l.billing_method = 'time-and-material' AND l.processed_through IS NULL
-                       AND l.closed = 0""",
+                       AND l.closed = 0
+                     ORDER BY k.key""",
                 [named.json]).rowcount
         except self.integrity_errors:
             inserted = -1
