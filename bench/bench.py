@@ -200,6 +200,14 @@ def _cents(amount: str) -> int:
     return int(whole) * 100 + int(cents)
 
 
+def checked_totals(found: list[dict[str, int]], expected: dict[str, int], what: str) -> int:
+    """How many invoices were checked, once every set of contract totals `found` is the
+    book's `expected` one; else the bench stops, naming `what` was compared."""
+    if any(totals != expected for totals in found):
+        sys.exit(f"wrong totals: {what} do not all bill every contract's transactions exactly")
+    return len(found[0])
+
+
 def fresh_copy(source: Path, copy: Path) -> Path:
     for suffix in ("-wal", "-shm"):
         Path(f"{copy}{suffix}").unlink(missing_ok=True)
@@ -255,12 +263,10 @@ def month_end(contracts: int, per_line: int, work: Path, repeat: int = 1) -> dic
         measured["explain_s"], measured["explain_peak_mib"] = run_measured(db, "explain", "1", "--date", RUN_DATE,
                                                                            "--json", out=book / "explain.json")
         if turn == 0:
-            checked = [totals(table), totals(copy), totals(cron), printed_totals(out, per_line),
-                       printed_totals(book / "dry-run.json", per_line, dry=True)]
-            if any(found != expected for found in checked):
-                sys.exit("wrong totals: invoicer (table, --json, --dry-run --json) and the floor do not all bill "
-                         "every contract's transactions exactly")
-            figures["invoices_checked"] = len(checked[0])
+            figures["invoices_checked"] = checked_totals(
+                [totals(table), totals(copy), totals(cron), printed_totals(out, per_line),
+                 printed_totals(book / "dry-run.json", per_line, dry=True)],
+                expected, "invoicer (table, --json, --dry-run --json) and the floor")
         for key, value in measured.items():
             turns.setdefault(key, []).append(value)
     figures.update({key: statistics.median(values) for key, values in turns.items()})

@@ -80,12 +80,9 @@ def month_end(cluster: pgcluster.Cluster, contracts: int, per_line: int, work: P
         measured["cron_s"], measured["cron_peak_mib"] = bench.run_measured(
             cluster.uri_of("cron"), "run-once", "--date", bench.RUN_DATE, "--json", out=out, folder=folder)
         if turn == 0:
-            checked = [totals(cluster.uri_of("cron")), totals(cluster.uri_of("floor")),
-                       bench.printed_totals(out, per_line)]
-            if any(found != expected for found in checked):
-                sys.exit("wrong totals: invoicer (book, --json) and the floor do not all bill every contract's "
-                         "transactions exactly")
-            figures["invoices_checked"] = len(checked[0])
+            figures["invoices_checked"] = bench.checked_totals(
+                [totals(cluster.uri_of("cron")), totals(cluster.uri_of("floor")), bench.printed_totals(out, per_line)],
+                expected, "invoicer (book, --json) and the floor")
         for key, value in measured.items():
             turns.setdefault(key, []).append(value)
     admin.close()
