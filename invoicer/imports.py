@@ -262,6 +262,8 @@ def import_contracts(store: Store, lines: Iterable[str]) -> Imported:
             count += sum(1 for _ in _numbered(batch, new.check))
         if written := new.take():
             behind.run(store.add_lines, *written)
+        behind.settle()
+        store.imported("contracts", "contract_lines")
         return Imported(count - new.unchanged, new.unchanged)
 
 
@@ -295,6 +297,7 @@ def import_schedules(store: Store, lines: Iterable[str], allow_past: bool = Fals
             settle()  # a row that cannot be read: a bad row in the batch before it comes first
             raise
         by_rules.write()
+        store.imported("schedules")
         return Imported(count - by_rules.unchanged, by_rules.unchanged)
 
 
@@ -446,9 +449,10 @@ def import_transactions(store: Store, lines: Iterable[str], again: bool = False,
             raise unreadable
         if checked:
             behind.run(store.add_transactions, checked)
+        behind.settle()
         if content is not None:
-            behind.settle()
             _remember(store, content(), count, again or refs.count == count)
+        store.imported("transactions")
         return Imported(imported, count - imported)
 
 

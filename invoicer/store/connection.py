@@ -188,6 +188,10 @@ class Connection:
     def close(self) -> None:
         self.conn.close()
 
+    def imported(self, *tables: str) -> None:
+        """An import filled these tables. Nothing to do on a file: SQLite plans by its
+        indexes, not by statistics of the tables' sizes."""
+
     @contextmanager
     def writing(self, rollback: bool = False) -> Iterator[Self]:
         """One write transaction; `rollback=True` runs it and writes nothing (dry runs)."""
