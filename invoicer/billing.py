@@ -48,7 +48,7 @@ def run_once(store: Store, run_date: date | None, dry_run: bool = False, force: 
             f"date: {run_date} is after today ({today}); a real run would close run dates before "
             "their transactions exist (use --dry-run to look ahead, or --allow-future)"
         )
-    with store.writing(rollback=dry_run):
+    with store.writing(rollback=dry_run, linked_by_joins=True):
         instance = store.running_instance()
         if instance is None:
             raise NotConfigured(f"no running workflow instance of a \"create invoices\" job; {start_hint(store)}")

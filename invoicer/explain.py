@@ -34,7 +34,7 @@ class Explanation:
 
 def explain(store: Store, line_id: int, on: date | None = None) -> Explanation:
     on = on or clock.today()
-    with store.writing(rollback=True):
+    with store.writing(rollback=True, linked_by_joins=True):  # the run's statements, as run-once's
         line = store.line(line_id)
         facts: dict = {}
         sentences = [_schedule_sentence(store, line, on, facts)]

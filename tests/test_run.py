@@ -412,3 +412,29 @@ def test_amounts_too_large_to_add_up_are_one_clear_line(book):
     result = book("run-once", "--date", "2024-03-01", "--json")
     assert result.exit_code == 1 and "exceed" in result.error["message"]
     assert book.ok("run", "list")["runs"] == []
+
+
+# the run's references ---------------------------------------------------------------------
+
+@pytest.mark.sqlite_only  # the server checks every reference it is given
+def test_only_the_run_writes_references_unchecked_and_every_later_write_is_checked_again(book):
+    from invoicer.store import open_store
+
+    tx(book, book.design, "2024-02-10", "100.00")
+    book.ok("run-once", "--date", "2024-03-01")
+    store = open_store(book.db)
+    try:
+        enforced = lambda: store.conn.execute("PRAGMA foreign_keys").fetchone()[0]  # noqa: E731
+        with store.writing(linked_by_joins=True):
+            assert enforced() == 0
+        assert enforced() == 1
+        with pytest.raises(RuntimeError), store.writing(linked_by_joins=True):
+            raise RuntimeError("a run that fails")
+        assert enforced() == 1
+        with store.writing():
+            assert enforced() == 1
+        # What the run linked holds, checked after the fact as doctor does.
+        with store.reading(checked=False):
+            assert store.integrity_problems() == []
+    finally:
+        store.close()

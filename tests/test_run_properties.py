@@ -482,6 +482,14 @@ class Book:
 
         runs = self.ok("run", "list")["runs"]
         assert [r["run_date"] for r in runs] == [d.isoformat() for d in model.run_dates]
+
+        # Every reference the runs wrote, unchecked as they wrote it (linked_by_joins), holds.
+        store = open_store(self.path)
+        try:
+            with store.reading(checked=False):
+                assert store.integrity_problems() == []
+        finally:
+            store.close()
         assert [n for r in runs for n in r["invoices"]] == numbers
 
 

@@ -193,23 +193,35 @@ class Connection:
         indexes, not by statistics of the tables' sizes."""
 
     @contextmanager
-    def writing(self, rollback: bool = False) -> Iterator[Self]:
-        """One write transaction; `rollback=True` runs it and writes nothing (dry runs)."""
+    def writing(self, rollback: bool = False, linked_by_joins: bool = False) -> Iterator[Self]:
+        """One write transaction; `rollback=True` runs it and writes nothing (dry runs).
+
+        `linked_by_joins=True`: every reference the transaction writes is a join's, to a
+        row it read or wrote in this transaction (the invoice run's set-based statements),
+        so SQLite's check of each one, a lookup per row written (a million at a month-end,
+        a third of the run's time), is left out. Every other command's writes are
+        checked; tests and `doctor` (PRAGMA foreign_key_check) hold the run to it."""
         if self.cannot_write:
             raise DatabaseFileError(f"{self.cannot_write}; nothing was written")
         with self._translated():
-            self.conn.execute("BEGIN IMMEDIATE")
+            if linked_by_joins:  # (a no-op inside a transaction: set before it begins)
+                self.conn.execute("PRAGMA foreign_keys = OFF")
             try:
-                self._refuse_if_damaged()
-                yield self
-            except BaseException:
-                self._rollback()
-                raise
-            if rollback:
-                self._rollback()
-            else:
-                self.conn.execute("COMMIT")
-                self.committed = True
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._refuse_if_damaged()
+                    yield self
+                except BaseException:
+                    self._rollback()
+                    raise
+                if rollback:
+                    self._rollback()
+                else:
+                    self.conn.execute("COMMIT")
+                    self.committed = True
+            finally:
+                if linked_by_joins:
+                    self.conn.execute("PRAGMA foreign_keys = ON")
 
     @contextmanager
     def behind(self) -> Iterator["Behind"]:

@@ -228,8 +228,9 @@ class PostgresConnection(Connection):
             raise pg_errors.LockNotAvailable("the writer's lock is held")
 
     @contextmanager
-    def writing(self, rollback: bool = False) -> Iterator[Self]:
+    def writing(self, rollback: bool = False, linked_by_joins: bool = False) -> Iterator[Self]:
         """One write transaction; `rollback=True` runs it and writes nothing (dry runs).
+        The server checks every reference, `linked_by_joins` or not.
         A transaction rolled back leaves the ids' sequences where they were too (as
         SQLite's AUTOINCREMENT marks roll back): a dry run takes no run id."""
         with self._translated():
