@@ -424,7 +424,9 @@ def test_only_the_run_writes_references_unchecked_and_every_later_write_is_check
     book.ok("run-once", "--date", "2024-03-01")
     store = open_store(book.db)
     try:
-        enforced = lambda: store.conn.execute("PRAGMA foreign_keys").fetchone()[0]  # noqa: E731
+        def enforced() -> int:
+            return store.conn.execute("PRAGMA foreign_keys").fetchone()[0]
+
         with store.writing(linked_by_joins=True):
             assert enforced() == 0
         assert enforced() == 1
