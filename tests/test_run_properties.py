@@ -482,6 +482,7 @@ class Book:
 
         runs = self.ok("run", "list")["runs"]
         assert [r["run_date"] for r in runs] == [d.isoformat() for d in model.run_dates]
+        assert [n for r in runs for n in r["invoices"]] == numbers
 
         # Every reference the runs wrote, unchecked as they wrote it (linked_by_joins), holds.
         store = open_store(self.path)
@@ -490,7 +491,6 @@ class Book:
                 assert store.integrity_problems() == []
         finally:
             store.close()
-        assert [n for r in runs for n in r["invoices"]] == numbers
 
 
 # The spec's worked example, grown: a cap met to the cent (300 + 200 of 500; 100 held), a

@@ -199,29 +199,36 @@ class Connection:
         `linked_by_joins=True`: every reference the transaction writes is a join's, to a
         row it read or wrote in this transaction (the invoice run's set-based statements),
         so SQLite's check of each one, a lookup per row written (a million at a month-end,
-        a third of the run's time), is left out. Every other command's writes are
-        checked; tests and `doctor` (PRAGMA foreign_key_check) hold the run to it."""
+        a tenth to a quarter of the run's time), is left out. Every other command's writes
+        are checked; tests and `doctor` (PRAGMA foreign_key_check) hold the run to it."""
         if self.cannot_write:
             raise DatabaseFileError(f"{self.cannot_write}; nothing was written")
-        with self._translated():
-            if linked_by_joins:  # (a no-op inside a transaction: set before it begins)
-                self.conn.execute("PRAGMA foreign_keys = OFF")
+        with self._translated(), self._references_checked(not linked_by_joins):
+            self.conn.execute("BEGIN IMMEDIATE")
             try:
-                self.conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self._refuse_if_damaged()
-                    yield self
-                except BaseException:
-                    self._rollback()
-                    raise
-                if rollback:
-                    self._rollback()
-                else:
-                    self.conn.execute("COMMIT")
-                    self.committed = True
-            finally:
-                if linked_by_joins:
-                    self.conn.execute("PRAGMA foreign_keys = ON")
+                self._refuse_if_damaged()
+                yield self
+            except BaseException:
+                self._rollback()
+                raise
+            if rollback:
+                self._rollback()
+            else:
+                self.conn.execute("COMMIT")
+                self.committed = True
+
+    @contextmanager
+    def _references_checked(self, checked: bool) -> Iterator[None]:
+        """Foreign keys enforced (as the connection opens) or not, for one transaction: set
+        before it begins (inside one the pragma is a no-op), and back on after it, failed or not."""
+        if checked:
+            yield
+            return
+        self.conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            yield
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")
 
     @contextmanager
     def behind(self) -> Iterator["Behind"]:
