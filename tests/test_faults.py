@@ -628,6 +628,31 @@ def test_an_unusable_database_file_gives_exit_1_one_line_and_is_not_modified(fau
     assert json_left_it and text_left_it, "the database file was modified"
 
 
+def test_damage_the_run_does_not_read_is_found_by_the_check_beside_it_and_nothing_is_written(small_book, tmp_path):
+    """The run's damage check reads every page on a connection of its own while the run
+    works (store.connection._CheckAside): damage in a page that none of the run's
+    statements reads (the root of the empty index of transaction refs) still stops it
+    before its commit."""
+    db = tmp_path / "book.db"
+    shutil.copyfile(small_book, db)
+    conn = sqlite3.connect(db)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'transactions_by_ref'").fetchone()[0]
+    assert conn.execute("SELECT count(*) FROM transactions WHERE ref IS NOT NULL").fetchone() == (0,)
+    conn.close()
+    with open(db, "r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\x07")  # no b-tree page has type 7
+    before = db.read_bytes()
+
+    result = cli(db, "run-once", "--date", RUN_DATE, "--json")
+
+    assert result.returncode == 1, (result.returncode, result.stdout[-300:])
+    message = json_error(result)["message"]
+    assert "is damaged" in message and "nothing was written" in message, message
+    assert db.read_bytes() == before, "the damaged book was written to"
+
+
 # a lock held while the book is opened ---------------------------------------------------------
 
 OPEN_COMMANDS = {

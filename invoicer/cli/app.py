@@ -157,4 +157,8 @@ def root(
 
 
 def main() -> None:
+    """The `invoicer` command: a process of its own, that has opened no database yet."""
+    from invoicer.store.connection import stop_counting_allocations
+
+    stop_counting_allocations()
     app()

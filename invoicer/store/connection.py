@@ -15,6 +15,36 @@ from invoicer.errors import Conflict, DatabaseFileError, InvoicerError
 from invoicer.store.dialect import SQLITE
 
 DEFAULT_BUSY_TIMEOUT_SECONDS = 10.0
+SQLITE_CONFIG_MEMSTATUS = 9  # sqlite3.h
+_allocations_counted = True
+
+
+def stop_counting_allocations() -> None:
+    """Turn off SQLite's count of the memory it allocates (SQLITE_CONFIG_MEMSTATUS, on by
+    default), before the process opens its first connection: the count takes a lock that
+    every connection shares at each allocation, a tenth of a month-end's run-once --json
+    (measured), and it keeps two connections of one process from working at once on two
+    cores. invoicer never reads the count. Python's sqlite3 has no call for it: ctypes calls
+    SQLite's public C functions, in the library that the sqlite3 module itself uses (reached
+    through the module's own file), on Linux only (where a variadic C function takes an int
+    as any other). Elsewhere, or where the library's functions cannot be reached, nothing
+    changes but speed. tests/test_database.py fails when this stops working."""
+    global _allocations_counted
+    if not _allocations_counted or sys.platform != "linux":
+        return
+    _allocations_counted = False
+    import _sqlite3
+    import ctypes
+
+    try:
+        library = ctypes.CDLL(_sqlite3.__file__)
+        # SQLite takes its configuration only while shut down, and makes itself ready again
+        # at the first connection.
+        if library.sqlite3_shutdown() == 0:
+            library.sqlite3_config(SQLITE_CONFIG_MEMSTATUS, ctypes.c_int(0))
+            library.sqlite3_initialize()
+    except (OSError, AttributeError):
+        pass
 
 
 def busy_timeout() -> float:
@@ -200,16 +230,27 @@ class Connection:
         row it read or wrote in this transaction (the invoice run's set-based statements),
         so SQLite's check of each one, a lookup per row written (a million at a month-end,
         a tenth to a quarter of the run's time), is left out. Every other command's writes
-        are checked; tests and `doctor` (PRAGMA foreign_key_check) hold the run to it."""
+        are checked; tests and `doctor` (PRAGMA foreign_key_check) hold the run to it.
+        Such a transaction's damage check reads the book beside it (_CheckAside), on the
+        machine's other core, instead of before it: a month-end's writes need not wait for
+        a read of every page."""
         if self.cannot_write:
             raise DatabaseFileError(f"{self.cannot_write}; nothing was written")
         with self._translated(), self._references_checked(not linked_by_joins):
             self.conn.execute("BEGIN IMMEDIATE")
+            aside = _CheckAside(self) if linked_by_joins and self._in_wal_mode() else None
             try:
-                self._refuse_if_damaged()
+                if aside is None:
+                    self._refuse_if_damaged()
                 yield self
+                if aside is not None:
+                    aside.refuse_if_damaged()
             except BaseException:
                 self._rollback()
+                if aside is not None:
+                    # A damaged book may make the transaction fail first: the damage is what
+                    # the user must hear of.
+                    aside.refuse_if_damaged()
                 raise
             if rollback:
                 self._rollback()
@@ -259,11 +300,16 @@ class Connection:
         """Never write into a damaged ledger, nor read from one as if it were whole: a listing
         of the pages that survived would look complete. quick_check reads every page (about
         0.2 s for a book of a million transactions), where a command may touch only a few."""
-        finding = self.conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        self._refuse_finding(self.conn.execute("PRAGMA quick_check(1)").fetchone()[0], writing)
+
+    def _refuse_finding(self, finding: str, writing: bool = True) -> None:
         if finding != "ok":
             raise DatabaseFileError(f"{self.path} is damaged ({finding}); "
                                     + ("nothing was written " if writing else "what it holds cannot be trusted ")
                                     + "(see `invoicer doctor`, and restore it from a backup)")
+
+    def _in_wal_mode(self) -> bool:
+        return self.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
     @contextmanager
     def reading(self, checked: bool = True) -> Iterator[Self]:
@@ -308,6 +354,45 @@ class Connection:
 
     def _one(self, sql: str, params) -> dict | None:
         return next(self._rows(sql, params), None)
+
+
+class _CheckAside:
+    """The damage check of a write transaction just begun (PRAGMA quick_check(1)), run on a
+    connection of its own, on a thread, while the transaction works. In write-ahead-log
+    mode the check reads the book as the transaction found it: it starts before the
+    transaction commits (refuse_if_damaged waits for it), the transaction's own writes are
+    not committed, and no other can commit while it holds the write lock. SQLite lets go
+    of Python's lock while it reads, so the two run on two cores."""
+
+    def __init__(self, store: Connection):
+        self.store = store
+        self.finding: str | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._check, name="invoicer-check", daemon=True)
+        self.thread.start()
+
+    def _check(self) -> None:
+        try:
+            conn = sqlite3.connect(self.store.path, timeout=self.store.busy_timeout, isolation_level=None)
+            try:
+                self.finding = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+            finally:
+                conn.close()
+        except BaseException as error:  # raised in the transaction's thread, by refuse_if_damaged
+            self.error = error
+
+    def refuse_if_damaged(self) -> None:
+        """Wait for the check; raise if it found the book damaged, or could not read it.
+        Called again (the transaction failing after a check that passed), it passes."""
+        self.thread.join()
+        error, finding = self.error, self.finding
+        self.error, self.finding = None, "ok"
+        if isinstance(error, sqlite3.DatabaseError):
+            said = _said(error, self.store.path, self.store.busy_timeout, self.store.header)
+            raise said or DatabaseFileError(f"cannot check {self.store.path}: {error}; nothing was written")
+        if error is not None:
+            raise error
+        self.store._refuse_finding(finding)
 
 
 class Behind:
