@@ -7,12 +7,13 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Self
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Self
 
 from invoicer.errors import Conflict, DatabaseFileError, InvoicerError
 from invoicer.store.dialect import SQLITE
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 DEFAULT_BUSY_TIMEOUT_SECONDS = 10.0
 SQLITE_CONFIG_MEMSTATUS = 9  # sqlite3.h
@@ -199,17 +200,32 @@ class Connection:
             raise DatabaseFileError(f"{path} is damaged: its header gives file format versions "
                                     f"{self.header[18]}/{self.header[19]}, which no SQLite writes "
                                     "(restore it from a backup)")
+        self._db: "Database | None" = None
         try:
             self.conn = _connect(path, self.busy_timeout, self.header)
-            self.db = Database(self.conn, execute_plugins=False, recursive_triggers=False)
             self._prepare()
         except _CannotWriteHere as reason:
             if hasattr(self, "conn"):
                 self.conn.close()
             self.conn = _connect_read_only(path, self.busy_timeout, str(reason))
-            self.db = Database(self.conn, execute_plugins=False, recursive_triggers=False)
+            self._db = None
             self.cannot_write = str(reason)
             self._prepare(read_only=True)
+
+    @property
+    def db(self) -> "Database":
+        """sqlite-utils' Database over the connection, made when first asked for: importing
+        sqlite-utils is a third of invoicer's start-up, and the daily run (runs, jobs) does
+        without it, on the connection itself."""
+        if self._db is None:
+            from sqlite_utils import Database
+
+            self._db = Database(self.conn, execute_plugins=False, recursive_triggers=False)
+        return self._db
+
+    @db.setter
+    def db(self, db) -> None:
+        self._db = db
 
     def _prepare(self, read_only: bool = False) -> None:
         """Create or migrate the schema: schema.Schema's."""

@@ -33,7 +33,7 @@ class Jobs(Connection):
         return _job(row)
 
     def set_job_active(self, job: Job, active: bool) -> None:
-        self.db.execute("UPDATE jobs SET active = ? WHERE id = ?", [int(active), job.id])
+        self.conn.execute("UPDATE jobs SET active = ? WHERE id = ?", [int(active), job.id])
 
     _INSTANCE = """
         SELECT w.*, j.name AS job_name, j.active AS job_active,
@@ -52,7 +52,7 @@ class Jobs(Connection):
 
     def start_instance(self, job: Job, workflow: str) -> None:
         """A fresh start: a job's one instance row is (re)used, started now."""
-        self.db.execute(
+        self.conn.execute(
             """INSERT INTO workflow_instances (job_id, workflow, state, started_at)
                VALUES (?, ?, 'running', ?)
                ON CONFLICT (job_id) DO UPDATE SET workflow = excluded.workflow,
@@ -61,7 +61,7 @@ class Jobs(Connection):
         )
 
     def stop_instance(self, instance: Instance) -> None:
-        self.db.execute(
+        self.conn.execute(
             "UPDATE workflow_instances SET state = 'stopped', stopped_at = ? WHERE id = ?",
             [clock.stamp(), instance.id],
         )

@@ -45,7 +45,7 @@ class Runs(Connection):
              int(forced)]).fetchall()[0][0]
 
     def end_run(self, run_id: int) -> None:
-        self.db.execute("UPDATE runs SET ended_at = ? WHERE id = ?", [clock.stamp(), run_id])
+        self.conn.execute("UPDATE runs SET ended_at = ? WHERE id = ?", [clock.stamp(), run_id])
 
     def stage_due_run_dates(self, run_date: date, plans: list[tuple[dict, Iterable[tuple[str, str]], str | None]],
                             run_id: int | None = None) -> None:
@@ -54,11 +54,11 @@ class Runs(Connection):
         A plan is (a schedule kind from `due_schedule_kinds`, its pending (run date, cut-off)
         pairs in order, read as a stream, and its next run date after this run)."""
         for table in ("plan", "plan_dates", "due_schedules", "due"):
-            self.db.execute(f"DROP TABLE IF EXISTS temp.{table}")
-        self.db.execute(
+            self.conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        self.conn.execute(
             """CREATE TEMP TABLE plan (id INTEGER PRIMARY KEY, frequency TEXT, rrule TEXT, dates TEXT, start TEXT,
                    "end" TEXT, processed_through TEXT, through TEXT, next_run_date TEXT)""")
-        self.db.execute("CREATE TEMP TABLE plan_dates (plan_id INTEGER, run_date TEXT, cutoff TEXT)")
+        self.conn.execute("CREATE TEMP TABLE plan_dates (plan_id INTEGER, run_date TEXT, cutoff TEXT)")
         for number, (kind, pending, following) in enumerate(plans, start=1):
             self.conn.executemany("INSERT INTO temp.plan_dates VALUES (?, ?, ?)",
                                   ((number, day, cutoff) for day, cutoff in pending))
@@ -68,7 +68,7 @@ class Runs(Connection):
                        coalesce((SELECT max(run_date) FROM temp.plan_dates WHERE plan_id = ?), ?), ?)""",
                 [number, kind["frequency"], kind["rrule"], kind["dates"], kind["start"], kind["end"],
                  kind["processed_through"], number, kind["processed_through"], following])
-        self.db.execute(
+        self.conn.execute(
             """CREATE TEMP TABLE due_schedules AS
                SELECT s.id AS schedule_id, s.line_id, p.id AS plan_id
                  FROM schedules s JOIN contract_lines l ON l.id = s.line_id
@@ -76,22 +76,22 @@ class Runs(Connection):
                       AND s.start IS p.start AND s."end" IS p."end" AND l.processed_through IS p.processed_through
                 WHERE s.kind = 'dates' AND s.next_run_date <= ? AND l.closed = 0""", [run_date.isoformat()])
         if run_id is not None:
-            self.db.execute(
+            self.conn.execute(
                 """INSERT INTO run_moves (run_id, line_id, schedule_id, processed_through, next_run_date)
                    SELECT ?, ds.line_id, ds.schedule_id, l.processed_through, s.next_run_date
                      FROM temp.due_schedules ds JOIN schedules s ON s.id = ds.schedule_id
                      JOIN contract_lines l ON l.id = ds.line_id""", [run_id])
-        self.db.execute(
+        self.conn.execute(
             "CREATE TEMP TABLE due (line_id INTEGER, run_date TEXT, cutoff TEXT, PRIMARY KEY (line_id, run_date)) WITHOUT ROWID")
-        self.db.execute(
+        self.conn.execute(
             """INSERT INTO temp.due SELECT ds.line_id, pd.run_date, pd.cutoff
                  FROM temp.due_schedules ds JOIN temp.plan_dates pd ON pd.plan_id = ds.plan_id
                 ORDER BY ds.line_id, pd.run_date""")
-        self.db.execute(
+        self.conn.execute(
             """UPDATE schedules SET next_run_date = p.next_run_date
                  FROM temp.due_schedules ds JOIN temp.plan p ON p.id = ds.plan_id
                 WHERE schedules.id = ds.schedule_id""")
-        self.db.execute(
+        self.conn.execute(
             """UPDATE contract_lines SET processed_through = p.through
                  FROM temp.due_schedules ds JOIN temp.plan p ON p.id = ds.plan_id
                 WHERE contract_lines.id = ds.line_id""")
@@ -103,31 +103,31 @@ class Runs(Connection):
         or billed to one customer alone (a share billable again, or a transaction a credit
         note returned from a share)."""
         for table in ("due_lines", "billable", "held"):
-            self.db.execute(f"DROP TABLE IF EXISTS temp.{table}")
-        self.db.execute("CREATE TEMP TABLE held (line_id INTEGER NOT NULL, item_id INTEGER NOT NULL, date TEXT NOT NULL)")
-        self.db.execute("CREATE INDEX temp.held_by_line ON held (line_id, date)")
-        self.db.execute(
+            self.conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        self.conn.execute("CREATE TEMP TABLE held (line_id INTEGER NOT NULL, item_id INTEGER NOT NULL, date TEXT NOT NULL)")
+        self.conn.execute("CREATE INDEX temp.held_by_line ON held (line_id, date)")
+        self.conn.execute(
             """CREATE TEMP TABLE due_lines AS
                SELECT line_id, count(*) AS n, min(run_date) AS first_run_date, max(cutoff) AS last_cutoff
                  FROM temp.due GROUP BY line_id""")
         # `share`: 0 a whole item, 1 a share the split makes (split_billable), 2 a share
         # billable again. `customer`: '' for a whole item billed by the split in force (or
         # to the contract's customer), else the one customer it is billed to.
-        self.db.execute(
+        self.conn.execute(
             """CREATE TEMP TABLE billable (line_id INTEGER NOT NULL, run_date TEXT NOT NULL, customer TEXT NOT NULL,
                    kind TEXT NOT NULL, item_id INTEGER NOT NULL, date TEXT NOT NULL, amount INTEGER NOT NULL,
                    share INTEGER NOT NULL, PRIMARY KEY (line_id, run_date, customer, kind, item_id)) WITHOUT ROWID""")
         run_date_of_transaction = """CASE WHEN d.n = 1 THEN d.first_run_date
                                           ELSE (SELECT min(x.run_date) FROM temp.due x
                                                  WHERE x.line_id = t.line_id AND x.cutoff >= t.date) END"""
-        self.db.execute(
+        self.conn.execute(
             f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, date, amount, share)
                SELECT 't', t.id, t.line_id, {run_date_of_transaction}, coalesce(t.customer, ''), t.date, t.amount, 0
                  FROM temp.due_lines d
                  JOIN contract_lines l ON l.id = d.line_id AND l.billing_method = 'time-and-material'
                  JOIN transactions t ON t.line_id = d.line_id
                 WHERE t.invoice_line_id IS NULL AND t.date <= d.last_cutoff""")
-        self.db.execute(
+        self.conn.execute(
             f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, date, amount, share)
                SELECT 't', t.id, t.line_id, {run_date_of_transaction}, s.customer, t.date, s.amount, 2
                  FROM shares s JOIN transactions t ON t.id = s.item_id
@@ -139,7 +139,7 @@ class Runs(Connection):
                                                            WHERE ci.kind = 'm' AND ci.item_id = m.id)
                                      THEN m.date ELSE :run_date END"""
         params = {"latest": _iso(latest_run_date), "run_date": run_date.isoformat()}
-        self.db.execute(
+        self.conn.execute(
             f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, date, amount, share)
                SELECT 'm', m.id, m.line_id, {milestone_run_date}, '', m.date, m.amount, 0
                  FROM schedules m JOIN contract_lines l ON l.id = m.line_id AND l.billing_method = 'fixed-price'
@@ -147,7 +147,7 @@ class Runs(Connection):
                   AND m.date <= :run_date AND l.closed = 0
                   -- every share billable again, one of them its customer's for good
                   AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = 'm' AND s.item_id = m.id)""", params)
-        self.db.execute(
+        self.conn.execute(
             f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, date, amount, share)
                SELECT 'm', m.id, m.line_id, {milestone_run_date}, s.customer, m.date, s.amount, 2
                  FROM shares s JOIN schedules m ON m.id = s.item_id
@@ -193,11 +193,11 @@ class Runs(Connection):
         Whether it made any share."""
         if not self.conn.execute("SELECT EXISTS (SELECT 1 FROM splits)").fetchone()[0]:
             return False
-        self.db.execute("DROP TABLE IF EXISTS temp.in_force")
-        self.db.execute(
+        self.conn.execute("DROP TABLE IF EXISTS temp.in_force")
+        self.conn.execute(
             """CREATE TEMP TABLE in_force (line_id INTEGER, position INTEGER, customer TEXT, percent INTEGER,
                    rounding INTEGER, PRIMARY KEY (line_id, position)) WITHOUT ROWID""")
-        self.db.execute(
+        self.conn.execute(
             """INSERT INTO temp.in_force
                SELECT s.line_id, s.position, s.customer, s.percent, s.rounding FROM splits s
                 WHERE s.line_id IS NOT NULL
@@ -208,7 +208,7 @@ class Runs(Connection):
         # amount x percent / 10000 in two parts, so that no product passes 2^63 (an
         # amount may be 10^15 minor units); half up: amounts are positive.
         least, greatest = self.sql.least, self.sql.greatest
-        cursor = self.db.execute(
+        cursor = self.conn.execute(
             f"""WITH parts AS (
                    SELECT b.line_id, b.run_date, b.kind, b.item_id, b.date, b.amount, f.customer, f.rounding,
                           f.position,
@@ -235,7 +235,7 @@ class Runs(Connection):
                INSERT INTO temp.billable (line_id, run_date, customer, kind, item_id, date, amount, share)
                SELECT line_id, run_date, customer, kind, item_id, date, share, 1 FROM cut WHERE share > 0""")
         made = self.changes(cursor)
-        self.db.execute(
+        self.conn.execute(
             """DELETE FROM temp.billable
                 WHERE customer = '' AND line_id IN (SELECT line_id FROM temp.in_force)""")
         return made > 0
@@ -248,11 +248,11 @@ class Runs(Connection):
         now = clock.stamp()
         # The billable items by line, run date and customer: the statements below join
         # these few rows, not every item.
-        self.db.execute("DROP TABLE IF EXISTS temp.groups")
-        self.db.execute(
+        self.conn.execute("DROP TABLE IF EXISTS temp.groups")
+        self.conn.execute(
             """CREATE TEMP TABLE groups (line_id INTEGER, run_date TEXT, key TEXT, contract_id INTEGER,
                    customer TEXT, amount INTEGER, items INTEGER, PRIMARY KEY (line_id, run_date, key)) WITHOUT ROWID""")
-        self.db.execute(
+        self.conn.execute(
             """INSERT INTO temp.groups
                SELECT g.line_id, g.run_date, g.customer, l.contract_id,
                       CASE WHEN g.customer = '' THEN c.customer ELSE g.customer END, g.amount, g.items
@@ -260,7 +260,7 @@ class Runs(Connection):
                          FROM temp.billable GROUP BY line_id, run_date, customer) g
                  JOIN contract_lines l ON l.id = g.line_id JOIN contracts c ON c.id = l.contract_id""")
         base = self._one("SELECT value FROM counters WHERE name = 'invoice_number'", [])["value"]
-        self.db.execute(
+        self.conn.execute(
             f"""INSERT INTO invoices (number, contract_id, customer, run_date, status, run_id, created_at)
                SELECT {self.sql.numbered('INV-', ':base + row_number() OVER (ORDER BY k.run_date, c.name, k.customer)')},
                       k.contract_id, k.customer, k.run_date, 'draft', :run_id, :now
@@ -268,19 +268,19 @@ class Runs(Connection):
                  JOIN contracts c ON c.id = k.contract_id
                 ORDER BY k.run_date, c.name, k.customer""",
             {"base": base, "run_id": run_id, "now": now})
-        self.db.execute(
+        self.conn.execute(
             "UPDATE counters SET value = value + (SELECT count(*) FROM invoices WHERE run_id = ?) WHERE name = 'invoice_number'",
             [run_id])
         # This run's invoices by their key: the joins below look each group's up here.
-        self.db.execute("DROP TABLE IF EXISTS temp.made")
-        self.db.execute(
+        self.conn.execute("DROP TABLE IF EXISTS temp.made")
+        self.conn.execute(
             """CREATE TEMP TABLE made (contract_id INTEGER, run_date TEXT, customer TEXT, id INTEGER,
                                         PRIMARY KEY (contract_id, run_date, customer)) WITHOUT ROWID""")
-        self.db.execute("INSERT INTO temp.made SELECT contract_id, run_date, customer, id FROM invoices WHERE run_id = ?",
+        self.conn.execute("INSERT INTO temp.made SELECT contract_id, run_date, customer, id FROM invoices WHERE run_id = ?",
                         [run_id])
         # Each invoice line keeps the tax its contract line has now, else the seller's.
         seller = self.seller()
-        self.db.execute(
+        self.conn.execute(
             """INSERT INTO invoice_lines (invoice_id, line_id, name, amount, items,
                                           tax_category, tax_rate, tax_exemption_reason)
                SELECT i.id, l.id, l.name, sum(g.amount), sum(g.items),
@@ -294,11 +294,11 @@ class Runs(Connection):
                 GROUP BY i.id, l.id ORDER BY i.id, l.id""",
             {"seller_category": seller.tax_category, "seller_rate": rate_to_store(seller.tax_rate),
              "seller_reason": seller_reason(seller.tax_category)})
-        self.db.execute("DROP TABLE IF EXISTS temp.placed")
-        self.db.execute(
+        self.conn.execute("DROP TABLE IF EXISTS temp.placed")
+        self.conn.execute(
             """CREATE TEMP TABLE placed (line_id INTEGER, run_date TEXT, key TEXT, invoice_line_id INTEGER,
                                           PRIMARY KEY (line_id, run_date, key)) WITHOUT ROWID""")
-        self.db.execute(
+        self.conn.execute(
             """INSERT INTO temp.placed SELECT g.line_id, g.run_date, g.key, il.id
                  FROM temp.groups g
                  JOIN temp.made i ON i.contract_id = g.contract_id AND i.run_date = g.run_date AND i.customer = g.customer
@@ -306,7 +306,7 @@ class Runs(Connection):
         placed = """FROM temp.billable b JOIN temp.placed p
                          ON p.line_id = b.line_id AND p.run_date = b.run_date AND p.key = b.customer"""
         for kind, table in (("t", "transactions"), ("m", "schedules")):
-            self.db.execute(
+            self.conn.execute(
                 f"""UPDATE {table} SET invoice_line_id = p.invoice_line_id {placed}
                      WHERE b.kind = '{kind}' AND b.share = 0 AND {table}.id = b.item_id""")
         # No share made, and none billable again (an index of those): no shares to write.
@@ -314,15 +314,15 @@ class Runs(Connection):
                 "SELECT EXISTS (SELECT 1 FROM shares WHERE invoice_line_id IS NULL)").fetchone()[0]:
             return
         # Shares: each on its customer's line; the item is billed, on the first of them.
-        self.db.execute(
+        self.conn.execute(
             f"""INSERT INTO shares (kind, item_id, customer, amount, invoice_line_id)
                 SELECT b.kind, b.item_id, b.customer, b.amount, p.invoice_line_id {placed} WHERE b.share = 1""")
-        self.db.execute(
+        self.conn.execute(
             f"""UPDATE shares SET invoice_line_id = p.invoice_line_id {placed}
                  WHERE b.share = 2 AND shares.kind = b.kind AND shares.item_id = b.item_id
                    AND shares.customer = b.customer""")
         for kind, table in (("t", "transactions"), ("m", "schedules")):
-            self.db.execute(
+            self.conn.execute(
                 f"""UPDATE {table} SET invoice_line_id = (SELECT min(s.invoice_line_id) FROM shares s
                                                              WHERE s.kind = '{kind}' AND s.item_id = {table}.id)
                      WHERE id IN (SELECT item_id FROM temp.billable WHERE kind = '{kind}' AND share != 0)""")
@@ -372,7 +372,7 @@ class Runs(Connection):
         reason and detail, with the first and last run date it covers and their count."""
         params = {"run_id": run_id, "run_date": run_date.isoformat()}
         for select in self._STANDING_SKIPS + self._RUN_SKIPS:
-            self.db.execute(
+            self.conn.execute(
                 f"""WITH k (line_id, reason, run_date, detail) AS ({select})
                     INSERT INTO run_skips (run_id, line_id, reason, run_date, detail, last_run_date, count)
                     SELECT :run_id, line_id, reason, min(run_date), detail, max(run_date), count(*)
@@ -452,18 +452,18 @@ class Runs(Connection):
         self._release_items(
             """SELECT il.id FROM invoice_lines il JOIN invoices i ON i.id = il.invoice_id
                 WHERE i.run_id = :run AND i.status = 'draft'""", params)
-        self.db.execute("UPDATE invoices SET status = 'cancelled', changed_at = :now WHERE run_id = :run AND status = 'draft'",
+        self.conn.execute("UPDATE invoices SET status = 'cancelled', changed_at = :now WHERE run_id = :run AND status = 'draft'",
                         params)
-        self.db.execute(
+        self.conn.execute(
             """UPDATE contract_lines SET processed_through = m.processed_through
                  FROM run_moves m WHERE m.run_id = :run AND contract_lines.id = m.line_id""", params)
-        self.db.execute(
+        self.conn.execute(
             """UPDATE schedules SET next_run_date = m.next_run_date
                  FROM run_moves m WHERE m.run_id = :run AND schedules.id = m.schedule_id""", params)
         replaced = list(self._rows(
             """SELECT s.*, m.processed_through FROM run_moves m
                  JOIN schedules s ON s.line_id = m.line_id AND s.kind = 'dates' AND s.id != m.schedule_id
                 WHERE m.run_id = :run""", params))
-        self.db.execute("DELETE FROM run_moves WHERE run_id = :run", params)
-        self.db.execute("UPDATE runs SET undone_at = :now WHERE id = :run", params)
+        self.conn.execute("DELETE FROM run_moves WHERE run_id = :run", params)
+        self.conn.execute("UPDATE runs SET undone_at = :now WHERE id = :run", params)
         return replaced

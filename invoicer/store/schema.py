@@ -4,17 +4,19 @@ its health (doctor)."""
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from invoicer import clock
 from invoicer.errors import DatabaseFileError
 from invoicer.store.connection import Connection, _said
 
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
 APPLICATION_ID = 0x494E5643  # "INVC": marks a file as an invoicer database
 
 
-def _m001_initial(db: Database) -> None:
+def _m001_initial(db: "Database") -> None:
     for statement in _SCHEMA_1.split(";\n"):
         if statement.strip():
             db.execute(statement)
@@ -150,7 +152,7 @@ INSERT INTO counters (name, value) VALUES ('invoice_number', 0)
 """
 
 
-def _m002_parties_and_tax(db: Database) -> None:
+def _m002_parties_and_tax(db: "Database") -> None:
     """The seller and the customers' records; each contract line's own tax and each invoice
     line's tax as it was when invoiced (rates in hundredths of a percent); and the parties
     as they were when an invoice was confirmed (JSON, for its documents)."""
@@ -181,7 +183,7 @@ ALTER TABLE invoices ADD COLUMN parties TEXT
 """
 
 
-def _m003_skip_spans(db: Database) -> None:
+def _m003_skip_spans(db: "Database") -> None:
     """A skip record stands for every run date of a run at which a line was passed over for
     one reason (with one detail): from run_date to last_run_date, `count` of them. A
     catch-up of centuries writes a record a line, not one a run date."""
@@ -191,7 +193,7 @@ def _m003_skip_spans(db: Database) -> None:
     db.execute("CREATE INDEX run_skips_by_line ON run_skips(line_id, run_date)")
 
 
-def _m004_corrections(db: Database) -> None:
+def _m004_corrections(db: "Database") -> None:
     """Section 7: credit notes, issue and due dates, run undo, closed lines. The invoices
     table is rebuilt (SQLite's way to drop a NOT NULL): a credit note has no run."""
     sequence = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'invoices'").fetchone()
@@ -259,7 +261,7 @@ CREATE TABLE run_moves (
 """
 
 
-def _m005_hand_over(db: Database) -> None:
+def _m005_hand_over(db: "Database") -> None:
     """When each document was handed over by an `invoice export --new`, by format."""
     db.execute(
         """CREATE TABLE hand_overs (
@@ -270,7 +272,7 @@ def _m005_hand_over(db: Database) -> None:
            ) STRICT""")
 
 
-def _m006_transaction_refs(db: Database) -> None:
+def _m006_transaction_refs(db: "Database") -> None:
     """Repeatable imports (spec section 11): a transaction's ref, unique in the book; the
     refs of deleted transactions, with the values they had (a ref stays taken); and the
     SHA-256 of what each transaction import read."""
@@ -300,7 +302,7 @@ def _m006_transaction_refs(db: Database) -> None:
         db.execute(statement)
 
 
-def _m007_billing_split(db: Database) -> None:
+def _m007_billing_split(db: "Database") -> None:
     """Several customers on one contract (spec section 10): the splits, a contract's (no
     line) and a line's own, in the order named, percents in hundredths; the shares of each
     item billed by a split, one per customer, each on its customer's invoice line (none:
@@ -338,7 +340,7 @@ def _m007_billing_split(db: Database) -> None:
         db.execute(statement)
 
 
-def _m008_returned_shares(db: Database) -> None:
+def _m008_returned_shares(db: "Database") -> None:
     """A share a confirmed credit note returned is its customer's for good: billed again to
     that customer alone, never merged back into one item with the other shares."""
     db.execute("ALTER TABLE shares ADD COLUMN returned INTEGER NOT NULL DEFAULT 0 CHECK (returned IN (0, 1))")
