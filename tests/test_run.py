@@ -440,3 +440,29 @@ def test_only_the_run_writes_references_unchecked_and_every_later_write_is_check
             assert store.integrity_problems() == []
     finally:
         store.close()
+
+
+@pytest.mark.sqlite_only  # a server checkpoints its own log
+def test_the_run_commits_without_a_checkpoint_and_one_beside_it_copies_the_whole_log(book):
+    """The run's commit leaves its checkpoint to a thread (store.connection's
+    _commit_checkpointed_aside): the book's other writes checkpoint as SQLite does, and by
+    the time the store is closed the run is in the database file."""
+    import sqlite3
+
+    from invoicer.store import open_store
+
+    store = open_store(book.db)
+    try:
+        with store.writing(linked_by_joins=True):
+            store.conn.execute("UPDATE contract_lines SET project = 'P-1'")
+        store._checkpoint.join()
+        # The file itself, read as if there were no log beside it, holds the change: a
+        # commit this small never reaches SQLite's own checkpoint (1,000 pages).
+        file = sqlite3.connect(f"file:{book.db}?immutable=1", uri=True)
+        try:
+            assert file.execute("SELECT count(*) FROM contract_lines WHERE project = 'P-1'").fetchone()[0] > 0
+        finally:
+            file.close()
+        assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
+    finally:
+        store.close()
