@@ -476,3 +476,33 @@ print(used())
     assert counted.returncode == 0 and uncounted.returncode == 0, counted.stderr + uncounted.stderr
     assert int(counted.stdout) > 100_000, "without main(), SQLite counts what it allocates"
     assert int(uncounted.stdout) == 0, "main() left SQLite counting its allocations"
+
+
+def test_schema_9_has_no_index_of_due_dates_and_a_book_of_8_loses_it_on_upgrade(tmp_path):
+    """Migration 9 drops date_schedules_due: every run moved each due schedule's entry in
+    it. A book of schema 8 (made here from a new one, the index and version put back) is
+    upgraded by its next command, its rows kept."""
+    db = tmp_path / "book.db"
+    assert cli("--db", db, "job", "create", JOB, cwd=tmp_path).returncode == 0
+
+    def indexes() -> set[str]:
+        conn = sqlite3.connect(db)
+        try:
+            return {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        finally:
+            conn.close()
+
+    assert "date_schedules_due" not in indexes()
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE INDEX date_schedules_due ON schedules(next_run_date) WHERE kind = 'dates'")
+    conn.execute("DELETE FROM migrations WHERE version = 9")
+    conn.execute("PRAGMA user_version = 8")
+    conn.commit()
+    conn.close()
+
+    assert job_names(db) == [JOB]
+    assert "date_schedules_due" not in indexes()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone() == (9,)
+    assert conn.execute("SELECT name FROM migrations WHERE version = 9").fetchone() == ("_m009_no_index_of_due_dates",)
+    conn.close()

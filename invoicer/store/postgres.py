@@ -398,6 +398,11 @@ class PostgresSchema(PostgresConnection):
         return self.conn.execute("SELECT count(*) FROM runs WHERE undone_at IS NOT NULL").fetchone()[0]
 
 
+def _m009_no_index_of_due_dates(conn) -> None:
+    """schema._m009_no_index_of_due_dates: the same index goes here too."""
+    conn.execute("DROP INDEX date_schedules_due")
+
+
 # Migrations after INITIAL_VERSION, in order: the PostgreSQL side of each SQLite migration
 # from 9 on. Append, never edit; SCHEMA_VERSION - INITIAL_VERSION of them.
-POSTGRES_MIGRATIONS: list = []
+POSTGRES_MIGRATIONS: list = [_m009_no_index_of_due_dates]

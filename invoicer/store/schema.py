@@ -346,10 +346,18 @@ def _m008_returned_shares(db: "Database") -> None:
     db.execute("ALTER TABLE shares ADD COLUMN returned INTEGER NOT NULL DEFAULT 0 CHECK (returned IN (0, 1))")
 
 
+def _m009_no_index_of_due_dates(db: "Database") -> None:
+    """The date schedules' index by next run date goes: a month-end moves every due
+    schedule's date on, and its entry in the index with it (0.15 s of a month-end at a
+    million transactions), where a daily run finds its due schedules as fast without it
+    (reading them with their lines; a day with nothing due on that book: 0.29 s either way)."""
+    db.execute("DROP INDEX date_schedules_due")
+
+
 # Numbered migrations, applied in order; each one's number is recorded in `migrations`
 # and in PRAGMA user_version. Append, never edit.
 MIGRATIONS = [_m001_initial, _m002_parties_and_tax, _m003_skip_spans, _m004_corrections, _m005_hand_over, _m006_transaction_refs,
-              _m007_billing_split, _m008_returned_shares]
+              _m007_billing_split, _m008_returned_shares, _m009_no_index_of_due_dates]
 
 
 SCHEMA_VERSION = len(MIGRATIONS)
