@@ -20,6 +20,8 @@ from invoicer.tax import rate_to_store, seller_reason
 class Runs(Connection):
     """The invoice run: its set-based statements over all due lines, its skips, its undo."""
 
+    whole_milestones_staged = True  # set by stage_billable
+
     def has_run_for(self, run_date: date) -> bool:
         return bool(self._one("SELECT 1 FROM runs WHERE run_date = ? AND undone_at IS NULL", [run_date.isoformat()]))
 
@@ -106,30 +108,34 @@ class Runs(Connection):
             self.conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
         self.conn.execute("CREATE TEMP TABLE held (line_id INTEGER NOT NULL, item_id INTEGER NOT NULL, date TEXT NOT NULL)")
         self.conn.execute("CREATE INDEX temp.held_by_line ON held (line_id, date)")
+        # A line's due run dates are its plan's (temp.due is due_schedules x plan_dates):
+        # each plan's are counted once, not each line's.
         self.conn.execute(
             """CREATE TEMP TABLE due_lines AS
-               SELECT line_id, count(*) AS n, min(run_date) AS first_run_date, max(cutoff) AS last_cutoff
-                 FROM temp.due GROUP BY line_id""")
+               SELECT ds.line_id, p.n, p.first_run_date, p.last_cutoff
+                 FROM temp.due_schedules ds
+                 JOIN (SELECT plan_id, count(*) AS n, min(run_date) AS first_run_date, max(cutoff) AS last_cutoff
+                         FROM temp.plan_dates GROUP BY plan_id) AS p ON p.plan_id = ds.plan_id""")
         # `share`: 0 a whole item, 1 a share the split makes (split_billable), 2 a share
         # billable again. `customer`: '' for a whole item billed by the split in force (or
         # to the contract's customer), else the one customer it is billed to.
         self.conn.execute(
             """CREATE TEMP TABLE billable (line_id INTEGER NOT NULL, run_date TEXT NOT NULL, customer TEXT NOT NULL,
-                   kind TEXT NOT NULL, item_id INTEGER NOT NULL, date TEXT NOT NULL, amount INTEGER NOT NULL,
+                   kind TEXT NOT NULL, item_id INTEGER NOT NULL, amount INTEGER NOT NULL,
                    share INTEGER NOT NULL, PRIMARY KEY (line_id, run_date, customer, kind, item_id)) WITHOUT ROWID""")
         run_date_of_transaction = """CASE WHEN d.n = 1 THEN d.first_run_date
                                           ELSE (SELECT min(x.run_date) FROM temp.due x
                                                  WHERE x.line_id = t.line_id AND x.cutoff >= t.date) END"""
         self.conn.execute(
-            f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, date, amount, share)
-               SELECT 't', t.id, t.line_id, {run_date_of_transaction}, coalesce(t.customer, ''), t.date, t.amount, 0
+            f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, amount, share)
+               SELECT 't', t.id, t.line_id, {run_date_of_transaction}, coalesce(t.customer, ''), t.amount, 0
                  FROM temp.due_lines d
                  JOIN contract_lines l ON l.id = d.line_id AND l.billing_method = 'time-and-material'
                  JOIN transactions t ON t.line_id = d.line_id
                 WHERE t.invoice_line_id IS NULL AND t.date <= d.last_cutoff""")
         self.conn.execute(
-            f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, date, amount, share)
-               SELECT 't', t.id, t.line_id, {run_date_of_transaction}, s.customer, t.date, s.amount, 2
+            f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, amount, share)
+               SELECT 't', t.id, t.line_id, {run_date_of_transaction}, s.customer, s.amount, 2
                  FROM shares s JOIN transactions t ON t.id = s.item_id
                  JOIN temp.due_lines d ON d.line_id = t.line_id
                 WHERE s.kind = 't' AND s.invoice_line_id IS NULL AND t.date <= d.last_cutoff""")
@@ -139,17 +145,20 @@ class Runs(Connection):
                                                            WHERE ci.kind = 'm' AND ci.item_id = m.id)
                                      THEN m.date ELSE :run_date END"""
         params = {"latest": _iso(latest_run_date), "run_date": run_date.isoformat()}
-        self.conn.execute(
-            f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, date, amount, share)
-               SELECT 'm', m.id, m.line_id, {milestone_run_date}, '', m.date, m.amount, 0
+        cursor = self.conn.execute(
+            f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, amount, share)
+               SELECT 'm', m.id, m.line_id, {milestone_run_date}, '', m.amount, 0
                  FROM schedules m JOIN contract_lines l ON l.id = m.line_id AND l.billing_method = 'fixed-price'
                 WHERE m.kind = 'milestone' AND m.invoice_line_id IS NULL AND m.ready = 1
                   AND m.date <= :run_date AND l.closed = 0
                   -- every share billable again, one of them its customer's for good
                   AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = 'm' AND s.item_id = m.id)""", params)
+        # Whether whole milestones are staged: else write_invoices links none, and need not
+        # look through a month-end's million transactions for them.
+        self.whole_milestones_staged = self.changes(cursor) > 0
         self.conn.execute(
-            f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, date, amount, share)
-               SELECT 'm', m.id, m.line_id, {milestone_run_date}, s.customer, m.date, s.amount, 2
+            f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, amount, share)
+               SELECT 'm', m.id, m.line_id, {milestone_run_date}, s.customer, s.amount, 2
                  FROM shares s JOIN schedules m ON m.id = s.item_id
                  JOIN contract_lines l ON l.id = m.line_id AND l.billing_method = 'fixed-price'
                 WHERE s.kind = 'm' AND s.invoice_line_id IS NULL AND m.ready = 1
@@ -158,14 +167,15 @@ class Runs(Connection):
     def lines_over_cap(self) -> list[tuple[int, int]]:
         """(line id, headroom) of the capped lines whose billable transactions add up to
         more than what their not-to-exceed limit has left."""
-        # A select-list alias is not a name in HAVING on PostgreSQL: the sums are a subquery's.
+        # From the capped lines, each with billable transactions, to their items: a book
+        # whose lines have no limit reads none of a month-end's million items here.
         rows = self._rows(
             f"""SELECT line_id, headroom FROM (
-               SELECT b.line_id, l.not_to_exceed - {BILLED.format(line='b.line_id')} AS headroom,
-                      sum(b.amount) AS wanted
-                 FROM temp.billable b JOIN contract_lines l ON l.id = b.line_id
-                WHERE b.kind = 't' AND l.not_to_exceed IS NOT NULL
-                GROUP BY b.line_id, l.not_to_exceed) AS capped
+               SELECT l.id AS line_id, l.not_to_exceed - {BILLED.format(line='l.id')} AS headroom,
+                      (SELECT sum(b.amount) FROM temp.billable b WHERE b.line_id = l.id AND b.kind = 't') AS wanted
+                 FROM contract_lines l
+                WHERE l.not_to_exceed IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM temp.billable b WHERE b.line_id = l.id AND b.kind = 't')) AS capped
                 WHERE wanted > headroom""")
         return [(row["line_id"], row["headroom"]) for row in rows]
 
@@ -173,15 +183,17 @@ class Runs(Connection):
         """(transaction id, amount) in billing order: by transaction date, then entry. The
         limit applies to whole items: a transaction's shares billable again count as one."""
         return [(row["item_id"], row["amount"]) for row in self._rows(
-            """SELECT item_id, sum(amount) AS amount FROM temp.billable WHERE kind = 't' AND line_id = ?
-                GROUP BY date, item_id ORDER BY date, item_id""", [line_id])]
+            """SELECT b.item_id, sum(b.amount) AS amount FROM temp.billable b JOIN transactions t ON t.id = b.item_id
+                WHERE b.kind = 't' AND b.line_id = ? GROUP BY t.date, b.item_id ORDER BY t.date, b.item_id""",
+            [line_id])]
 
     def hold_transactions(self, line_id: int, transaction_ids: Iterable[int]) -> None:
         """Move transactions the not-to-exceed limit holds back out of the billable items."""
         held = [(line_id, i) for i in transaction_ids]
         self.conn.executemany(
-            """INSERT INTO temp.held SELECT DISTINCT line_id, item_id, date FROM temp.billable
-                WHERE line_id = ? AND kind = 't' AND item_id = ?""", held)
+            """INSERT INTO temp.held SELECT DISTINCT b.line_id, b.item_id, t.date
+                 FROM temp.billable b JOIN transactions t ON t.id = b.item_id
+                WHERE b.line_id = ? AND b.kind = 't' AND b.item_id = ?""", held)
         self.conn.executemany("DELETE FROM temp.billable WHERE line_id = ? AND kind = 't' AND item_id = ?", held)
 
     def split_billable(self) -> bool:
@@ -210,7 +222,7 @@ class Runs(Connection):
         least, greatest = self.sql.least, self.sql.greatest
         cursor = self.conn.execute(
             f"""WITH parts AS (
-                   SELECT b.line_id, b.run_date, b.kind, b.item_id, b.date, b.amount, f.customer, f.rounding,
+                   SELECT b.line_id, b.run_date, b.kind, b.item_id, b.amount, f.customer, f.rounding,
                           f.position,
                           CASE WHEN f.rounding = 1 THEN 0
                                ELSE (b.amount / 10000) * f.percent + ((b.amount % 10000) * f.percent + 5000) / 10000
@@ -228,12 +240,12 @@ class Runs(Connection):
                      FROM parts
                    WINDOW item AS (PARTITION BY line_id, run_date, kind, item_id ORDER BY position)),
                cut AS (
-                   SELECT line_id, run_date, customer, kind, item_id, date,
+                   SELECT line_id, run_date, customer, kind, item_id,
                           CASE WHEN rounding = 1 THEN amount - {least('amount', 'others')}
                                ELSE {greatest('0', least('raw', 'amount - before'))} END AS share
                      FROM taken)
-               INSERT INTO temp.billable (line_id, run_date, customer, kind, item_id, date, amount, share)
-               SELECT line_id, run_date, customer, kind, item_id, date, share, 1 FROM cut WHERE share > 0""")
+               INSERT INTO temp.billable (line_id, run_date, customer, kind, item_id, amount, share)
+               SELECT line_id, run_date, customer, kind, item_id, share, 1 FROM cut WHERE share > 0""")
         made = self.changes(cursor)
         self.conn.execute(
             """DELETE FROM temp.billable
@@ -305,7 +317,8 @@ class Runs(Connection):
                  JOIN invoice_lines il ON il.invoice_id = i.id AND il.line_id = g.line_id""")
         placed = """FROM temp.billable b JOIN temp.placed p
                          ON p.line_id = b.line_id AND p.run_date = b.run_date AND p.key = b.customer"""
-        for kind, table in (("t", "transactions"), ("m", "schedules")):
+        linked = [("t", "transactions")] + ([("m", "schedules")] if self.whole_milestones_staged else [])
+        for kind, table in linked:
             self.conn.execute(
                 f"""UPDATE {table} SET invoice_line_id = p.invoice_line_id {placed}
                      WHERE b.kind = '{kind}' AND b.share = 0 AND {table}.id = b.item_id""")
