@@ -478,31 +478,36 @@ print(used())
     assert int(uncounted.stdout) == 0, "main() left SQLite counting its allocations"
 
 
-def test_schema_9_has_no_index_of_due_dates_and_a_book_of_8_loses_it_on_upgrade(tmp_path):
-    """Migration 9 drops date_schedules_due: every run moved each due schedule's entry in
-    it. A book of schema 8 (made here from a new one, the index and version put back) is
-    upgraded by its next command, its rows kept."""
+def test_a_book_of_schema_8_is_upgraded_to_the_run_s_indexes_its_rows_kept(tmp_path):
+    """Migration 9 drops date_schedules_due (every run moved each due schedule's entry in
+    it); 10 keys the unbilled transactions' index by line alone. A book of schema 8 (made
+    here from a new one, the indexes and version put back) is upgraded by its next
+    command."""
     db = tmp_path / "book.db"
     assert cli("--db", db, "job", "create", JOB, cwd=tmp_path).returncode == 0
 
-    def indexes() -> set[str]:
+    def indexes() -> dict[str, str]:
         conn = sqlite3.connect(db)
         try:
-            return {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+            return dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
         finally:
             conn.close()
 
-    assert "date_schedules_due" not in indexes()
+    unbilled = "CREATE INDEX transactions_unbilled ON transactions(line_id) WHERE invoice_line_id IS NULL"
+    assert "date_schedules_due" not in indexes() and indexes()["transactions_unbilled"] == unbilled
     conn = sqlite3.connect(db)
     conn.execute("CREATE INDEX date_schedules_due ON schedules(next_run_date) WHERE kind = 'dates'")
-    conn.execute("DELETE FROM migrations WHERE version = 9")
+    conn.execute("DROP INDEX transactions_unbilled")
+    conn.execute("CREATE INDEX transactions_unbilled ON transactions(line_id, date, id) WHERE invoice_line_id IS NULL")
+    conn.execute("DELETE FROM migrations WHERE version > 8")
     conn.execute("PRAGMA user_version = 8")
     conn.commit()
     conn.close()
 
     assert job_names(db) == [JOB]
-    assert "date_schedules_due" not in indexes()
+    assert "date_schedules_due" not in indexes() and indexes()["transactions_unbilled"] == unbilled
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone() == (9,)
-    assert conn.execute("SELECT name FROM migrations WHERE version = 9").fetchone() == ("_m009_no_index_of_due_dates",)
+    assert conn.execute("PRAGMA user_version").fetchone() == (10,)
+    assert conn.execute("SELECT name FROM migrations WHERE version > 8 ORDER BY version").fetchall() == \
+        [("_m009_no_index_of_due_dates",), ("_m010_unbilled_by_line",)]
     conn.close()

@@ -403,6 +403,12 @@ def _m009_no_index_of_due_dates(conn) -> None:
     conn.execute("DROP INDEX date_schedules_due")
 
 
+def _m010_unbilled_by_line(conn) -> None:
+    """schema._m010_unbilled_by_line."""
+    conn.execute("DROP INDEX transactions_unbilled")
+    conn.execute("CREATE INDEX transactions_unbilled ON transactions(line_id) WHERE invoice_line_id IS NULL")
+
+
 # Migrations after INITIAL_VERSION, in order: the PostgreSQL side of each SQLite migration
 # from 9 on. Append, never edit; SCHEMA_VERSION - INITIAL_VERSION of them.
-POSTGRES_MIGRATIONS: list = [_m009_no_index_of_due_dates]
+POSTGRES_MIGRATIONS: list = [_m009_no_index_of_due_dates, _m010_unbilled_by_line]

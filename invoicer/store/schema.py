@@ -354,10 +354,21 @@ def _m009_no_index_of_due_dates(db: "Database") -> None:
     db.execute("DROP INDEX date_schedules_due")
 
 
+def _m010_unbilled_by_line(db: "Database") -> None:
+    """The index of unbilled transactions keys them by line alone, as (line, date, id) did:
+    a run deletes the entry of every transaction it bills, and the narrower entries cost
+    a month-end 0.15 s less at a million transactions (0.03 s at 200,000), where reading
+    a due line's unbilled transactions reads each row anyway (its amount), and its date
+    with it."""
+    db.execute("DROP INDEX transactions_unbilled")
+    db.execute("CREATE INDEX transactions_unbilled ON transactions(line_id) WHERE invoice_line_id IS NULL")
+
+
 # Numbered migrations, applied in order; each one's number is recorded in `migrations`
 # and in PRAGMA user_version. Append, never edit.
 MIGRATIONS = [_m001_initial, _m002_parties_and_tax, _m003_skip_spans, _m004_corrections, _m005_hand_over, _m006_transaction_refs,
-              _m007_billing_split, _m008_returned_shares, _m009_no_index_of_due_dates]
+              _m007_billing_split, _m008_returned_shares, _m009_no_index_of_due_dates,
+              _m010_unbilled_by_line]
 
 
 SCHEMA_VERSION = len(MIGRATIONS)
