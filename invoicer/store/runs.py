@@ -367,11 +367,12 @@ class Runs(Connection):
 
     # ... and those that only this run's staged items tell.
     _RUN_SKIPS = (
-        # A run date with nothing to bill, and nothing held back by the limit either.
+        # A run date with nothing to bill, and nothing held back by the limit either (the
+        # billable items' groups, a fifth of their number at a month-end, tell).
         """SELECT d.line_id, 'no-transactions', d.run_date, NULL FROM temp.due d
              JOIN contract_lines l ON l.id = d.line_id AND l.billing_method = 'time-and-material'
-            WHERE NOT EXISTS (SELECT 1 FROM temp.billable b
-                               WHERE b.line_id = d.line_id AND b.run_date = d.run_date)
+            WHERE NOT EXISTS (SELECT 1 FROM temp.groups g
+                               WHERE g.line_id = d.line_id AND g.run_date = d.run_date)
               AND NOT EXISTS (SELECT 1 FROM temp.held h WHERE h.line_id = d.line_id AND h.date <= d.cutoff)""",
         # Each run date at which a held-back transaction was waiting, as a daily run would say.
         """SELECT d.line_id, 'over-not-to-exceed', d.run_date,
