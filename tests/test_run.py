@@ -443,26 +443,59 @@ def test_only_the_run_writes_references_unchecked_and_every_later_write_is_check
 
 
 @pytest.mark.sqlite_only  # a server checkpoints its own log
-def test_the_run_commits_without_a_checkpoint_and_one_beside_it_copies_the_whole_log(book):
+def test_the_run_commits_without_a_checkpoint_and_one_beside_it_copies_the_whole_log(book, monkeypatch):
     """The run's commit leaves its checkpoint to a thread (store.connection's
-    _commit_checkpointed_aside): the book's other writes checkpoint as SQLite does, and by
-    the time the store is closed the run is in the database file."""
+    _commit_checkpointed_aside): a commit of more than SQLite's 1,000 pages leaves the file
+    as it was, the thread copies the log into it, and other commits checkpoint as SQLite does."""
     import sqlite3
 
-    from invoicer.store import open_store
+    from invoicer.store import connection, open_store
 
+    def in_the_file() -> int:
+        """The run's mark, read from the file as if there were no log beside it."""
+        file = sqlite3.connect(f"file:{book.db}?immutable=1", uri=True)
+        try:
+            return file.execute("SELECT count(*) FROM contract_lines WHERE project = 'P-1'").fetchone()[0]
+        finally:
+            file.close()
+
+    checkpoints = []
+    checkpoint = connection._checkpoint
+    monkeypatch.setattr(connection, "_checkpoint", lambda *args: checkpoints.append(args))
     store = open_store(book.db)
     try:
         with store.writing(linked_by_joins=True):
             store.conn.execute("UPDATE contract_lines SET project = 'P-1'")
+            # 1,500 pages of the log, then gone: the commit is past SQLite's own checkpoint.
+            store.conn.execute("CREATE TABLE bulk (x)")
+            store.conn.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500) "
+                               "INSERT INTO bulk SELECT randomblob(3000) FROM n")
+            store.conn.execute("DROP TABLE bulk")
         store._checkpoint.join()
-        # The file itself, read as if there were no log beside it, holds the change: a
-        # commit this small never reaches SQLite's own checkpoint (1,000 pages).
-        file = sqlite3.connect(f"file:{book.db}?immutable=1", uri=True)
-        try:
-            assert file.execute("SELECT count(*) FROM contract_lines WHERE project = 'P-1'").fetchone()[0] > 0
-        finally:
-            file.close()
+        assert len(checkpoints) == 1 and in_the_file() == 0
         assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
+        checkpoint(*checkpoints[0])
+        assert in_the_file() > 0
     finally:
         store.close()
+
+
+@pytest.mark.sqlite_only  # a server's connection has no checkpoint to wait for
+def test_ctrl_c_while_the_run_s_checkpoint_is_waited_for_says_the_run_was_saved(book, monkeypatch):
+    """Closing the book waits for the run's checkpoint; Ctrl-C then comes after the commit."""
+    from invoicer.store.connection import Connection
+
+    tx(book, book.design, "2024-02-10", "100.00")
+    close = Connection.close
+
+    def interrupted(store):
+        close(store)
+        if store.committed:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Connection, "close", interrupted)
+    result = book("run-once", "--date", "2024-03-01", "--json")
+    monkeypatch.setattr(Connection, "close", close)
+    assert result.exit_code == 130, (result.exit_code, result.stderr)
+    assert "after the command's changes were saved" in result.error["message"], result.error
+    assert [i["total"] for i in book.ok("invoice", "list")["invoices"]] == ["100.00"]

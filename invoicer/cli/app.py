@@ -74,20 +74,23 @@ class InvoicerGroup(Group):
         self.commands = _Commands()
 
     def invoke(self, ctx: typer.Context):
+        stores = ctx.meta.setdefault(STORES, [])  # the meta of every context of the command
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                # Its output is written by now: a server's connection is let go at once, not
+                # when the process ends (the test suite runs thousands of commands in one).
+                # A file's may wait a moment for the run's checkpoint: Ctrl-C then is said below.
+                for store in stores:
+                    store.close()
         except KeyboardInterrupt:
             # Typer would exit 130 in silence. The command's transaction has been rolled
             # back on the way here, unless it had committed (then only output was cut).
-            if any(store.committed for store in ctx.meta.get(STORES, ())):
+            if any(store.committed for store in stores):
                 raise Interrupted("interrupted (Ctrl-C) after the command's changes were saved; "
                                   "its output may be incomplete") from None
             raise Interrupted("interrupted (Ctrl-C); nothing was written") from None
-        finally:
-            # Its output is written by now: a server's connection is let go at once, not
-            # when the process ends (the test suite runs thousands of commands in one).
-            for store in ctx.meta.get(STORES, ()):
-                store.close()
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = list(sys.argv[1:] if args is None else args)

@@ -21,17 +21,17 @@ _allocations_counted = True
 
 
 def stop_counting_allocations() -> None:
-    """Turn off SQLite's count of the memory it allocates (SQLITE_CONFIG_MEMSTATUS, on by
-    default), before the process opens its first connection: the count takes a lock that
-    every connection shares at each allocation, a tenth of a month-end's run-once --json
-    (measured), and it keeps two connections of one process from working at once on two
-    cores. invoicer never reads the count. Python's sqlite3 has no call for it: ctypes calls
-    SQLite's public C functions, in the library that the sqlite3 module itself uses (reached
-    through the module's own file), on Linux only (where a variadic C function takes an int
-    as any other). Elsewhere, or where the library's functions cannot be reached, nothing
-    changes but speed. tests/test_database.py fails when this stops working."""
+    """Turn off SQLite's count of the memory it allocates (SQLITE_CONFIG_MEMSTATUS), before
+    the process opens its first connection: the count takes a lock shared by every
+    connection at each allocation, and invoicer never reads it. Python's sqlite3 has no
+    call for it, so ctypes calls SQLite's own functions in the library the sqlite3 module
+    uses; only on Linux on x86-64 and ARM64, where a variadic C function takes an int as
+    any other. Elsewhere nothing changes but speed. tests/test_database.py fails if this
+    stops working."""
     global _allocations_counted
-    if not _allocations_counted or sys.platform != "linux":
+    import platform
+
+    if not _allocations_counted or sys.platform != "linux" or platform.machine() not in ("x86_64", "aarch64"):
         return
     _allocations_counted = False
     import _sqlite3
@@ -233,17 +233,18 @@ class Connection:
         raise NotImplementedError
 
     def close(self) -> None:
-        if self._checkpoint is not None:
-            self._checkpoint.join()
-        self.conn.close()
+        try:
+            if self._checkpoint is not None:
+                self._checkpoint.join()
+        finally:
+            self.conn.close()
 
     def _commit_checkpointed_aside(self) -> None:
-        """Commit without SQLite's checkpoint at the commit (copying the write-ahead log
-        into the file: a month-end's 100 MB, a fifth of a second), and run it instead on a
-        connection of its own, on a thread, while the command prints what it committed.
-        The commit is durable once the log is synced, as always; a checkpoint that cannot
-        run now (a reader of another process in the way) is SQLite's to run at a later
-        commit. close() waits for it."""
+        """Commit without SQLite's checkpoint at the commit (a month-end's log is 100 MB to
+        copy into the file), and run it on a connection and thread of its own while the
+        command prints; close() waits for it. The commit is as durable: the log is synced."""
+        if self._checkpoint is not None:
+            self._checkpoint.join()  # an earlier commit's
         self.conn.execute("PRAGMA wal_autocheckpoint = 0")
         try:
             self.conn.execute("COMMIT")
@@ -274,8 +275,9 @@ class Connection:
             raise DatabaseFileError(f"{self.cannot_write}; nothing was written")
         with self._translated(), self._references_checked(not linked_by_joins):
             self.conn.execute("BEGIN IMMEDIATE")
-            aside = _CheckAside(self) if linked_by_joins and self._in_wal_mode() else None
+            aside = None
             try:
+                aside = _CheckAside(self) if linked_by_joins and self._in_wal_mode() else None
                 if aside is None:
                     self._refuse_if_damaged()
                 yield self
@@ -406,7 +408,9 @@ def _checkpoint(path: str, timeout: float) -> None:
         finally:
             conn.close()
     except sqlite3.Error:
-        pass  # nothing is lost: the log holds what the checkpoint did not copy
+        # Nothing is lost: the log holds what the checkpoint did not copy, and the next
+        # commit's checkpoint, or the next command's opening, meets what stopped this one.
+        pass
 
 
 class _CheckAside:

@@ -347,19 +347,14 @@ def _m008_returned_shares(db: "Database") -> None:
 
 
 def _m009_no_index_of_due_dates(db: "Database") -> None:
-    """The date schedules' index by next run date goes: a month-end moves every due
-    schedule's date on, and its entry in the index with it (0.15 s of a month-end at a
-    million transactions), where a daily run finds its due schedules as fast without it
-    (reading them with their lines; a day with nothing due on that book: 0.29 s either way)."""
+    """The date schedules' index by next run date goes: every run moved each due
+    schedule's entry in it, and a daily run finds its due schedules as fast without it."""
     db.execute("DROP INDEX date_schedules_due")
 
 
 def _m010_unbilled_by_line(db: "Database") -> None:
-    """The index of unbilled transactions keys them by line alone, as (line, date, id) did:
-    a run deletes the entry of every transaction it bills, and the narrower entries cost
-    a month-end 0.15 s less at a million transactions (0.03 s at 200,000), where reading
-    a due line's unbilled transactions reads each row anyway (its amount), and its date
-    with it."""
+    """Unbilled transactions indexed by line alone: a run deletes the entry of each one it
+    bills, and staging reads each row (its amount, and its date) anyway."""
     db.execute("DROP INDEX transactions_unbilled")
     db.execute("CREATE INDEX transactions_unbilled ON transactions(line_id) WHERE invoice_line_id IS NULL")
 
