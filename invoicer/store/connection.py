@@ -224,10 +224,6 @@ class Connection:
             self._db = Database(self.conn, execute_plugins=False, recursive_triggers=False)
         return self._db
 
-    @db.setter
-    def db(self, db) -> None:
-        self._db = db
-
     def _prepare(self, read_only: bool = False) -> None:
         """Create or migrate the schema: schema.Schema's."""
         raise NotImplementedError
@@ -399,14 +395,19 @@ class Connection:
 _WAL_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
 
 
+def _pragma_aside(path: str, timeout: float, pragma: str) -> tuple:
+    """The first row of one PRAGMA, run on a connection of its own (another thread's)."""
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    try:
+        return conn.execute(f"PRAGMA {pragma}").fetchone()
+    finally:
+        conn.close()
+
+
 def _checkpoint(path: str, timeout: float) -> None:
     """Copy the write-ahead log into the database file, as far as no reader needs it."""
     try:
-        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
-        try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        finally:
-            conn.close()
+        _pragma_aside(path, timeout, "wal_checkpoint(PASSIVE)")
     except sqlite3.Error:
         # Nothing is lost: the log holds what the checkpoint did not copy, and the next
         # commit's checkpoint, or the next command's opening, meets what stopped this one.
@@ -430,11 +431,7 @@ class _CheckAside:
 
     def _check(self) -> None:
         try:
-            conn = sqlite3.connect(self.store.path, timeout=self.store.busy_timeout, isolation_level=None)
-            try:
-                self.finding = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
-            finally:
-                conn.close()
+            self.finding = _pragma_aside(self.store.path, self.store.busy_timeout, "quick_check(1)")[0]
         except BaseException as error:  # raised in the transaction's thread, by refuse_if_damaged
             self.error = error
 

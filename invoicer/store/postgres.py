@@ -212,7 +212,7 @@ class PostgresConnection(Connection):
         raw.adapters.register_loader("bool", _BoolAsInt)
         raw.adapters.register_dumper(bool, _BoolDumper)
         self.conn = _Link(raw)
-        self.db = self.conn
+        self._db = self.conn  # Connection.db: the server's link takes sqlite-utils' calls
         self._prepare()
 
     def close(self) -> None:
