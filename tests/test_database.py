@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+from pathlib import Path
+
 import pytest
 import typer.main
 from typer.testing import CliRunner
@@ -16,6 +18,8 @@ from typer.testing import CliRunner
 from invoicer.cli.app import app
 
 from tests.conftest import JOB, NOW
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 OTHER_JOB = "Backup create invoices"
 
@@ -482,11 +486,20 @@ print(used())
 
 def test_a_book_of_schema_8_is_upgraded_to_the_run_s_indexes_its_rows_kept(tmp_path):
     """Migration 9 drops date_schedules_due (every run moved each due schedule's entry in
-    it); 10 keys the unbilled transactions' index by line alone. A book of schema 8 (made
-    here from a new one, the indexes and version put back) is upgraded by its next
-    command."""
+    it); 10 keys the unbilled transactions' index by line alone; 11 indexes transactions
+    by line, in place of the billed ones by invoice line. A book of schema 8 (made here
+    from a new one, the indexes and version put back) is upgraded by its next command,
+    and shows what it billed before as it did."""
     db = tmp_path / "book.db"
     assert cli("--db", db, "job", "create", JOB, cwd=tmp_path).returncode == 0
+    for kind, name in (("contract", "contracts.csv"), ("schedule", "schedules.csv"), ("transaction", "transactions.jsonl")):
+        assert cli("--db", db, kind, "import", EXAMPLES / name, cwd=tmp_path).returncode == 0
+    # ProcessRunner: the invoice run at once, as the quick start does
+    assert cli("--db", db, "job", "run-workflow", JOB, "--workflow", "ProcessRunner", cwd=tmp_path).returncode == 0
+    shown = cli("--db", db, "invoice", "list", "--json", cwd=tmp_path).stdout
+    numbers = [invoice["number"] for invoice in json.loads(shown)["invoices"]]
+    held = {n: cli("--db", db, "invoice", "show", n, "--json", cwd=tmp_path).stdout for n in numbers}
+    assert numbers and all(json.loads(text)["lines"] for text in held.values())
 
     def indexes() -> dict[str, str]:
         conn = sqlite3.connect(db)
@@ -496,11 +509,16 @@ def test_a_book_of_schema_8_is_upgraded_to_the_run_s_indexes_its_rows_kept(tmp_p
             conn.close()
 
     unbilled = "CREATE INDEX transactions_unbilled ON transactions(line_id) WHERE invoice_line_id IS NULL"
+    by_line = "CREATE INDEX transactions_by_line ON transactions(line_id)"
     assert "date_schedules_due" not in indexes() and indexes()["transactions_unbilled"] == unbilled
+    assert "transactions_by_invoice_line" not in indexes() and indexes()["transactions_by_line"] == by_line
     conn = sqlite3.connect(db)
     conn.execute("CREATE INDEX date_schedules_due ON schedules(next_run_date) WHERE kind = 'dates'")
     conn.execute("DROP INDEX transactions_unbilled")
     conn.execute("CREATE INDEX transactions_unbilled ON transactions(line_id, date, id) WHERE invoice_line_id IS NULL")
+    conn.execute("DROP INDEX transactions_by_line")
+    conn.execute("CREATE INDEX transactions_by_invoice_line ON transactions(invoice_line_id) "
+                 "WHERE invoice_line_id IS NOT NULL")
     conn.execute("DELETE FROM migrations WHERE version > 8")
     conn.execute("PRAGMA user_version = 8")
     conn.commit()
@@ -508,8 +526,10 @@ def test_a_book_of_schema_8_is_upgraded_to_the_run_s_indexes_its_rows_kept(tmp_p
 
     assert job_names(db) == [JOB]
     assert "date_schedules_due" not in indexes() and indexes()["transactions_unbilled"] == unbilled
+    assert "transactions_by_invoice_line" not in indexes() and indexes()["transactions_by_line"] == by_line
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone() == (10,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (11,)
     assert conn.execute("SELECT name FROM migrations WHERE version > 8 ORDER BY version").fetchall() == \
-        [("_m009_no_index_of_due_dates",), ("_m010_unbilled_by_line",)]
+        [("_m009_no_index_of_due_dates",), ("_m010_unbilled_by_line",), ("_m011_billed_by_line",)]
     conn.close()
+    assert {n: cli("--db", db, "invoice", "show", n, "--json", cwd=tmp_path).stdout for n in numbers} == held

@@ -20,6 +20,7 @@ from invoicer.store.connection import Connection
 from invoicer.store.rows import (
     INVOICES_OF,
     ON_LINES,
+    TRANSACTIONS_ON,
     TRANSACTION_COLUMNS,
     WRITTEN_OFF,
     _date,
@@ -222,7 +223,7 @@ class Invoices(Connection):
         self.db.execute(
             f"""INSERT INTO cancelled_items (invoice_line_id, item_id, date, amount, type, quantity, description)
                 SELECT invoice_line_id, id, date, amount, type, quantity, description
-                  FROM transactions t WHERE invoice_line_id IN ({lines})
+                  FROM transactions t WHERE {TRANSACTIONS_ON.format(lines=lines)}
                    AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = 't' AND s.item_id = t.id)""", params)
         self.db.execute(
             f"""INSERT INTO cancelled_items (invoice_line_id, item_id, date, amount, name, percent)
@@ -238,11 +239,12 @@ class Invoices(Connection):
                   LEFT JOIN transactions t ON s.kind = 't' AND t.id = s.item_id
                   LEFT JOIN schedules m ON s.kind = 'm' AND m.id = s.item_id
                  WHERE s.invoice_line_id IN ({lines})""", params)
-        for kind, table in (("t", "transactions"), ("m", "schedules")):
-            self.db.execute(
-                f"""UPDATE {table} SET invoice_line_id = NULL WHERE invoice_line_id IN ({lines})
-                       AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = '{kind}' AND s.item_id = {table}.id)""",
-                params)
+        self.db.execute(
+            f"""UPDATE transactions AS t SET invoice_line_id = NULL WHERE {TRANSACTIONS_ON.format(lines=lines)}
+                   AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = 't' AND s.item_id = t.id)""", params)
+        self.db.execute(
+            f"""UPDATE schedules SET invoice_line_id = NULL WHERE invoice_line_id IN ({lines})
+                   AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = 'm' AND s.item_id = schedules.id)""", params)
         self._release_shares(f"SELECT kind, item_id FROM shares WHERE invoice_line_id IN ({lines})",
                              f"invoice_line_id IN ({lines})", params)
 

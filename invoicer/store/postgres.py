@@ -409,6 +409,12 @@ def _m010_unbilled_by_line(conn) -> None:
     conn.execute("CREATE INDEX transactions_unbilled ON transactions(line_id) WHERE invoice_line_id IS NULL")
 
 
+def _m011_billed_by_line(conn) -> None:
+    """schema._m011_billed_by_line."""
+    conn.execute("DROP INDEX transactions_by_invoice_line")
+    conn.execute("CREATE INDEX transactions_by_line ON transactions(line_id)")
+
+
 # Migrations after INITIAL_VERSION, in order: the PostgreSQL side of each SQLite migration
 # from 9 on. Append, never edit; SCHEMA_VERSION - INITIAL_VERSION of them.
-POSTGRES_MIGRATIONS: list = [_m009_no_index_of_due_dates, _m010_unbilled_by_line]
+POSTGRES_MIGRATIONS: list = [_m009_no_index_of_due_dates, _m010_unbilled_by_line, _m011_billed_by_line]

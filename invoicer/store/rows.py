@@ -188,21 +188,27 @@ INVOICES_OF = """(SELECT group_concat(number, ',') FROM (
                        JOIN invoices x ON x.id = xl.invoice_id
                       WHERE s.kind = '{kind}' AND s.item_id = {item} ORDER BY x.id) AS billing)"""
 
+# The transactions t that the invoice lines {lines} selects bill (whole, or on the first
+# of their shares). An invoice line bills its contract line's transactions alone, so they
+# are looked up by line (transactions_by_line): a run links a million transactions to their
+# invoice lines, and no index of them by invoice line is kept up as it does (schema 11).
+TRANSACTIONS_ON = "t.line_id IN (SELECT line_id FROM invoice_lines WHERE id IN ({lines})) AND t.invoice_line_id IN ({lines})"
+
 # What the invoice lines that {lines} selects bill, item by item: (invoice_line_id, kind,
 # item_id, amount: the item's share, item_amount: the whole item). An item not split is
 # on its line whole; a split one has a share on each of its customers' lines.
-ON_LINES = """SELECT t.invoice_line_id, 't' AS kind, t.id AS item_id, t.amount, t.amount AS item_amount
+ON_LINES = f"""SELECT t.invoice_line_id, 't' AS kind, t.id AS item_id, t.amount, t.amount AS item_amount
                 FROM transactions t
-               WHERE t.invoice_line_id IN ({lines})
+               WHERE {TRANSACTIONS_ON}
                  AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = 't' AND s.item_id = t.id)
               UNION ALL
               SELECT m.invoice_line_id, 'm', m.id, m.amount, m.amount
                 FROM schedules m
-               WHERE m.invoice_line_id IN ({lines})
+               WHERE m.invoice_line_id IN ({{lines}})
                  AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.kind = 'm' AND s.item_id = m.id)
               UNION ALL
               SELECT s.invoice_line_id, s.kind, s.item_id, s.amount, coalesce(t.amount, m.amount)
                 FROM shares s
                 LEFT JOIN transactions t ON s.kind = 't' AND t.id = s.item_id
                 LEFT JOIN schedules m ON s.kind = 'm' AND m.id = s.item_id
-               WHERE s.invoice_line_id IN ({lines})"""
+               WHERE s.invoice_line_id IN ({{lines}})"""

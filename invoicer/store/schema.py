@@ -359,11 +359,20 @@ def _m010_unbilled_by_line(db: "Database") -> None:
     db.execute("CREATE INDEX transactions_unbilled ON transactions(line_id) WHERE invoice_line_id IS NULL")
 
 
+def _m011_billed_by_line(db: "Database") -> None:
+    """Transactions indexed by line, whole, in place of the index of the billed ones by
+    invoice line: a run moved each transaction it billed into that index (a seventh of a
+    month-end's time), and a line's index is written once, on import. An invoice line's
+    transactions are its contract line's (rows.BILLED_ON), found through that."""
+    db.execute("DROP INDEX transactions_by_invoice_line")
+    db.execute("CREATE INDEX transactions_by_line ON transactions(line_id)")
+
+
 # Numbered migrations, applied in order; each one's number is recorded in `migrations`
 # and in PRAGMA user_version. Append, never edit.
 MIGRATIONS = [_m001_initial, _m002_parties_and_tax, _m003_skip_spans, _m004_corrections, _m005_hand_over, _m006_transaction_refs,
               _m007_billing_split, _m008_returned_shares, _m009_no_index_of_due_dates,
-              _m010_unbilled_by_line]
+              _m010_unbilled_by_line, _m011_billed_by_line]
 
 
 SCHEMA_VERSION = len(MIGRATIONS)
