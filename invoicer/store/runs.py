@@ -17,6 +17,26 @@ from invoicer.store.rows import BILLED, _date, _iso
 from invoicer.tax import rate_to_store, seller_reason
 
 
+class _Span:
+    """A plan's pending (run date, cut-off) pairs, read once as a stream, and what they
+    came to: how many, the first run date, the last run date and the latest cut-off."""
+
+    def __init__(self, pending: Iterable[tuple[str, str]]):
+        self.pending = pending
+        self.count = 0
+        self.first_run_date: str | None = None
+        self.last_run_date: str | None = None
+        self.last_cutoff: str | None = None
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        for day, cutoff in self.pending:
+            self.count += 1
+            self.first_run_date = min(self.first_run_date or day, day)
+            self.last_run_date = max(self.last_run_date or day, day)
+            self.last_cutoff = max(self.last_cutoff or cutoff, cutoff)
+            yield day, cutoff
+
+
 class Runs(Connection):
     """The invoice run: its set-based statements over all due lines, its skips, its undo."""
 
@@ -55,24 +75,33 @@ class Runs(Connection):
         recording where each stood before in `run_moves` (what `run undo` puts back).
         A plan is (a schedule kind from `due_schedule_kinds`, its pending (run date, cut-off)
         pairs in order, read as a stream, and its next run date after this run)."""
-        for table in ("plan", "plan_dates", "due_schedules", "due"):
+        for table in ("plan", "plan_dates", "due_schedules"):
             self.conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
         self.conn.execute(
             """CREATE TEMP TABLE plan (id INTEGER PRIMARY KEY, frequency TEXT, rrule TEXT, dates TEXT, start TEXT,
-                   "end" TEXT, processed_through TEXT, through TEXT, next_run_date TEXT)""")
-        self.conn.execute("CREATE TEMP TABLE plan_dates (plan_id INTEGER, run_date TEXT, cutoff TEXT)")
+                   "end" TEXT, processed_through TEXT, through TEXT, next_run_date TEXT,
+                   n INTEGER, first_run_date TEXT, last_cutoff TEXT)""")
+        self.conn.execute(
+            "CREATE TEMP TABLE plan_dates (plan_id INTEGER, run_date TEXT, cutoff TEXT, PRIMARY KEY (plan_id, run_date)) WITHOUT ROWID")
         for number, (kind, pending, following) in enumerate(plans, start=1):
+            span = _Span(pending)
             self.conn.executemany("INSERT INTO temp.plan_dates VALUES (?, ?, ?)",
-                                  ((number, day, cutoff) for day, cutoff in pending))
+                                  ((number, day, cutoff) for day, cutoff in span))
             # Processed through the last pending run date, or as far as before.
             self.conn.execute(
-                """INSERT INTO temp.plan VALUES (?, ?, ?, ?, ?, ?, ?,
-                       coalesce((SELECT max(run_date) FROM temp.plan_dates WHERE plan_id = ?), ?), ?)""",
+                "INSERT INTO temp.plan VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [number, kind["frequency"], kind["rrule"], kind["dates"], kind["start"], kind["end"],
-                 kind["processed_through"], number, kind["processed_through"], following])
+                 kind["processed_through"], span.last_run_date or kind["processed_through"], following,
+                 span.count, span.first_run_date, span.last_cutoff])
+        # Each due schedule, by its line (a line has one date schedule), with where it stands
+        # (what run undo puts back) and its plan's run dates in brief. A line's due run dates
+        # are its plan's: temp.plan_dates holds each plan's once, not each line's.
         self.conn.execute(
-            """CREATE TEMP TABLE due_schedules AS
-               SELECT s.id AS schedule_id, s.line_id, p.id AS plan_id
+            """CREATE TEMP TABLE due_schedules (line_id INTEGER PRIMARY KEY, schedule_id INTEGER, plan_id INTEGER,
+                   processed_through TEXT, next_run_date TEXT, n INTEGER, first_run_date TEXT, last_cutoff TEXT)""")
+        self.conn.execute(
+            """INSERT INTO temp.due_schedules
+               SELECT s.line_id, s.id, p.id, l.processed_through, s.next_run_date, p.n, p.first_run_date, p.last_cutoff
                  FROM schedules s JOIN contract_lines l ON l.id = s.line_id
                  JOIN temp.plan p ON s.frequency IS p.frequency AND s.rrule IS p.rrule AND s.dates IS p.dates
                       AND s.start IS p.start AND s."end" IS p."end" AND l.processed_through IS p.processed_through
@@ -80,15 +109,7 @@ class Runs(Connection):
         if run_id is not None:
             self.conn.execute(
                 """INSERT INTO run_moves (run_id, line_id, schedule_id, processed_through, next_run_date)
-                   SELECT ?, ds.line_id, ds.schedule_id, l.processed_through, s.next_run_date
-                     FROM temp.due_schedules ds JOIN schedules s ON s.id = ds.schedule_id
-                     JOIN contract_lines l ON l.id = ds.line_id""", [run_id])
-        self.conn.execute(
-            "CREATE TEMP TABLE due (line_id INTEGER, run_date TEXT, cutoff TEXT, PRIMARY KEY (line_id, run_date)) WITHOUT ROWID")
-        self.conn.execute(
-            """INSERT INTO temp.due SELECT ds.line_id, pd.run_date, pd.cutoff
-                 FROM temp.due_schedules ds JOIN temp.plan_dates pd ON pd.plan_id = ds.plan_id
-                ORDER BY ds.line_id, pd.run_date""")
+                   SELECT ?, line_id, schedule_id, processed_through, next_run_date FROM temp.due_schedules""", [run_id])
         self.conn.execute(
             """UPDATE schedules SET next_run_date = p.next_run_date
                  FROM temp.due_schedules ds JOIN temp.plan p ON p.id = ds.plan_id
@@ -104,18 +125,10 @@ class Runs(Connection):
         and ready milestones dated on or before the run date; each whole (customer ''),
         or billed to one customer alone (a share billable again, or a transaction a credit
         note returned from a share)."""
-        for table in ("due_lines", "billable", "held"):
+        for table in ("billable", "held"):
             self.conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
         self.conn.execute("CREATE TEMP TABLE held (line_id INTEGER NOT NULL, item_id INTEGER NOT NULL, date TEXT NOT NULL)")
         self.conn.execute("CREATE INDEX temp.held_by_line ON held (line_id, date)")
-        # A line's due run dates are its plan's (temp.due is due_schedules x plan_dates):
-        # each plan's are counted once, not each line's.
-        self.conn.execute(
-            """CREATE TEMP TABLE due_lines AS
-               SELECT ds.line_id, p.n, p.first_run_date, p.last_cutoff
-                 FROM temp.due_schedules ds
-                 JOIN (SELECT plan_id, count(*) AS n, min(run_date) AS first_run_date, max(cutoff) AS last_cutoff
-                         FROM temp.plan_dates GROUP BY plan_id) AS p ON p.plan_id = ds.plan_id""")
         # `share`: 0 a whole item, 1 a share the split makes (split_billable), 2 a share
         # billable again. `customer`: '' for a whole item billed by the split in force (or
         # to the contract's customer), else the one customer it is billed to.
@@ -124,12 +137,12 @@ class Runs(Connection):
                    kind TEXT NOT NULL, item_id INTEGER NOT NULL, amount INTEGER NOT NULL,
                    share INTEGER NOT NULL, PRIMARY KEY (line_id, run_date, customer, kind, item_id)) WITHOUT ROWID""")
         run_date_of_transaction = """CASE WHEN d.n = 1 THEN d.first_run_date
-                                          ELSE (SELECT min(x.run_date) FROM temp.due x
-                                                 WHERE x.line_id = t.line_id AND x.cutoff >= t.date) END"""
+                                          ELSE (SELECT min(x.run_date) FROM temp.plan_dates x
+                                                 WHERE x.plan_id = d.plan_id AND x.cutoff >= t.date) END"""
         self.conn.execute(
             f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, amount, share)
                SELECT 't', t.id, t.line_id, {run_date_of_transaction}, coalesce(t.customer, ''), t.amount, 0
-                 FROM temp.due_lines d
+                 FROM temp.due_schedules d
                  JOIN contract_lines l ON l.id = d.line_id AND l.billing_method = 'time-and-material'
                  JOIN transactions t ON t.line_id = d.line_id
                 WHERE t.invoice_line_id IS NULL AND t.date <= d.last_cutoff""")
@@ -137,7 +150,7 @@ class Runs(Connection):
             f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, amount, share)
                SELECT 't', t.id, t.line_id, {run_date_of_transaction}, s.customer, s.amount, 2
                  FROM shares s JOIN transactions t ON t.id = s.item_id
-                 JOIN temp.due_lines d ON d.line_id = t.line_id
+                 JOIN temp.due_schedules d ON d.line_id = t.line_id
                 WHERE s.kind = 't' AND s.invoice_line_id IS NULL AND t.date <= d.last_cutoff""")
         milestone_run_date = """CASE WHEN (:latest IS NULL OR m.date > :latest)
                                           -- a milestone a confirmed credit note returned is late
@@ -369,16 +382,18 @@ class Runs(Connection):
     _RUN_SKIPS = (
         # A run date with nothing to bill, and nothing held back by the limit either (the
         # billable items' groups, a fifth of their number at a month-end, tell).
-        """SELECT d.line_id, 'no-transactions', d.run_date, NULL FROM temp.due d
+        """SELECT d.line_id, 'no-transactions', pd.run_date, NULL
+             FROM temp.due_schedules d JOIN temp.plan_dates pd ON pd.plan_id = d.plan_id
              JOIN contract_lines l ON l.id = d.line_id AND l.billing_method = 'time-and-material'
             WHERE NOT EXISTS (SELECT 1 FROM temp.groups g
-                               WHERE g.line_id = d.line_id AND g.run_date = d.run_date)
-              AND NOT EXISTS (SELECT 1 FROM temp.held h WHERE h.line_id = d.line_id AND h.date <= d.cutoff)""",
+                               WHERE g.line_id = d.line_id AND g.run_date = pd.run_date)
+              AND NOT EXISTS (SELECT 1 FROM temp.held h WHERE h.line_id = d.line_id AND h.date <= pd.cutoff)""",
         # Each run date at which a held-back transaction was waiting, as a daily run would say.
-        """SELECT d.line_id, 'over-not-to-exceed', d.run_date,
+        """SELECT h.line_id, 'over-not-to-exceed', pd.run_date,
                   count(*) || ' transaction(s) held back by the not-to-exceed limit'
-             FROM temp.held h JOIN temp.due d ON d.line_id = h.line_id AND h.date <= d.cutoff
-            GROUP BY d.line_id, d.run_date""",
+             FROM temp.held h JOIN temp.due_schedules d ON d.line_id = h.line_id
+             JOIN temp.plan_dates pd ON pd.plan_id = d.plan_id AND h.date <= pd.cutoff
+            GROUP BY h.line_id, pd.run_date""",
     )
 
     def write_skips(self, run_id: int, run_date: date) -> None:
