@@ -39,6 +39,14 @@ class SQLite:
         return f"printf('{prefix}%06d', {number})"
 
     @staticmethod
+    def position_in(order: str) -> str:
+        """The value of a new temp table's INTEGER PRIMARY KEY, in an INSERT ... SELECT ...
+        ORDER BY `order`, that numbers the rows 1, 2, ... in that order. SQLite's: NULL, the
+        next rowid as each row is inserted, in the SELECT's order (a window function's sort
+        costs twice as much: 0.09 s for 100,000 invoices)."""
+        return "NULL"
+
+    @staticmethod
     def add_days(day: str, days: str) -> str:
         """An ISO date's text `days` days later, as ISO text; NULL past 9999-12-31."""
         return f"date({day}, '+' || ({days}) || ' days')"
@@ -95,6 +103,10 @@ class PostgreSQL(SQLite):
     def numbered(prefix: str, number: str) -> str:
         text = f"CAST({number} AS TEXT)"
         return f"('{prefix}' || CASE WHEN length({text}) >= 6 THEN {text} ELSE lpad({text}, 6, '0') END)"
+
+    @staticmethod
+    def position_in(order: str) -> str:
+        return f"row_number() OVER (ORDER BY {order})"
 
     @staticmethod
     def add_days(day: str, days: str) -> str:

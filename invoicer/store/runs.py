@@ -284,14 +284,22 @@ class Runs(Connection):
                  FROM (SELECT line_id, run_date, customer, sum(amount) AS amount, count(*) AS items
                          FROM temp.billable GROUP BY line_id, run_date, customer) g
                  JOIN contract_lines l ON l.id = g.line_id JOIN contracts c ON c.id = l.contract_id""")
+        # The run's invoices in the order they are numbered: by run date, contract, customer.
+        self.conn.execute("DROP TABLE IF EXISTS temp.numbering")
+        self.conn.execute(
+            "CREATE TEMP TABLE numbering (position INTEGER PRIMARY KEY, contract_id INTEGER, customer TEXT, run_date TEXT)")
+        order = "k.run_date, c.name, k.customer"
+        self.conn.execute(
+            f"""INSERT INTO temp.numbering
+               SELECT {self.sql.position_in(order)}, k.contract_id, k.customer, k.run_date
+                 FROM (SELECT DISTINCT contract_id, customer, run_date FROM temp.groups) k
+                 JOIN contracts c ON c.id = k.contract_id
+                ORDER BY {order}""")
         base = self._one("SELECT value FROM counters WHERE name = 'invoice_number'", [])["value"]
         self.conn.execute(
             f"""INSERT INTO invoices (number, contract_id, customer, run_date, status, run_id, created_at)
-               SELECT {self.sql.numbered('INV-', ':base + row_number() OVER (ORDER BY k.run_date, c.name, k.customer)')},
-                      k.contract_id, k.customer, k.run_date, 'draft', :run_id, :now
-                 FROM (SELECT DISTINCT contract_id, customer, run_date FROM temp.groups) k
-                 JOIN contracts c ON c.id = k.contract_id
-                ORDER BY k.run_date, c.name, k.customer""",
+               SELECT {self.sql.numbered('INV-', ':base + position')}, contract_id, customer, run_date, 'draft', :run_id, :now
+                 FROM temp.numbering ORDER BY position""",
             {"base": base, "run_id": run_id, "now": now})
         self.conn.execute(
             "UPDATE counters SET value = value + (SELECT count(*) FROM invoices WHERE run_id = ?) WHERE name = 'invoice_number'",
