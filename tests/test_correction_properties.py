@@ -240,6 +240,15 @@ class Book:
         returned = [t for t in transactions if t["returned_from"]]
         returning = sum(a for k, _, a, _, _, w in confirmed if k == "t" and not w)
         assert sum(cents(t["amount"]) for t in returned) == returning
+        # Every transaction, and every share of one, is billed on an invoice line of its own
+        # contract line: what finding an invoice line's transactions by line relies on
+        # (rows.TRANSACTIONS_ON).
+        assert query(self.cli, """SELECT t.id FROM transactions t JOIN invoice_lines il ON il.id = t.invoice_line_id
+                                   WHERE il.line_id != t.line_id
+                                  UNION ALL
+                                  SELECT t.id FROM shares s JOIN transactions t ON s.kind = 't' AND t.id = s.item_id
+                                    JOIN invoice_lines il ON il.id = s.invoice_line_id
+                                   WHERE il.line_id != t.line_id""") == []
 
 
 def test_after_the_run_every_cent_is_billed_once_net_of_credits_and_undo_reruns_the_same(inv):

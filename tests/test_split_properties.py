@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from tests.conftest import dump, examples
+from tests.conftest import dump, examples, query
 
 JOB = "Project operations create invoices"
 TMP = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
@@ -335,6 +335,14 @@ def test_every_item_is_cut_into_shares_as_the_spec_says(inv):
             invoices = [i for i in book.export() if i["number"] in made]
             for invoice in invoices:
                 check_invoice_shape(invoice)
+            # Each transaction, and each share of one, is on an invoice line of its own line:
+            # what finding an invoice line's transactions by line relies on (rows.TRANSACTIONS_ON).
+            assert query(book.cli, """SELECT t.id FROM transactions t JOIN invoice_lines il ON il.id = t.invoice_line_id
+                                       WHERE il.line_id != t.line_id
+                                      UNION ALL
+                                      SELECT t.id FROM shares s JOIN transactions t ON s.kind = 't' AND t.id = s.item_id
+                                        JOIN invoice_lines il ON il.id = s.invoice_line_id
+                                       WHERE il.line_id != t.line_id""") == []
             by_contract = {contract["name"]: c for c, contract in enumerate(book.contracts)}
             index_of = {line_id: key for key, line_id in book.line_ids.items()}
             for key, found in details_by_item(invoices).items():
