@@ -94,14 +94,17 @@ class Runs(Connection):
                  kind["processed_through"], span.last_run_date or kind["processed_through"], following,
                  span.count, span.first_run_date, span.last_cutoff])
         # Each due schedule, by its line (a line has one date schedule), with where it stands
-        # (what run undo puts back) and its plan's run dates in brief. A line's due run dates
+        # (what run undo puts back), where this run leaves it (through, following), its
+        # line's billing method and its plan's run dates in brief. A line's due run dates
         # are its plan's: temp.plan_dates holds each plan's once, not each line's.
         self.conn.execute(
             """CREATE TEMP TABLE due_schedules (line_id INTEGER PRIMARY KEY, schedule_id INTEGER, plan_id INTEGER,
-                   processed_through TEXT, next_run_date TEXT, n INTEGER, first_run_date TEXT, last_cutoff TEXT)""")
+                   processed_through TEXT, next_run_date TEXT, n INTEGER, first_run_date TEXT, last_cutoff TEXT,
+                   through TEXT, following TEXT, billing_method TEXT)""")
         self.conn.execute(
             """INSERT INTO temp.due_schedules
-               SELECT s.line_id, s.id, p.id, l.processed_through, s.next_run_date, p.n, p.first_run_date, p.last_cutoff
+               SELECT s.line_id, s.id, p.id, l.processed_through, s.next_run_date, p.n, p.first_run_date, p.last_cutoff,
+                      p.through, p.next_run_date, l.billing_method
                  FROM schedules s JOIN contract_lines l ON l.id = s.line_id
                  JOIN temp.plan p ON s.frequency IS p.frequency AND s.rrule IS p.rrule AND s.dates IS p.dates
                       AND s.start IS p.start AND s."end" IS p."end" AND l.processed_through IS p.processed_through
@@ -110,14 +113,15 @@ class Runs(Connection):
             self.conn.execute(
                 """INSERT INTO run_moves (run_id, line_id, schedule_id, processed_through, next_run_date)
                    SELECT ?, line_id, schedule_id, processed_through, next_run_date FROM temp.due_schedules""", [run_id])
+        # Each moved on; the lines looked up by their key, which is the due schedules' (no
+        # join to materialise first: 0.03 s of a month-end's 200,000 lines).
         self.conn.execute(
-            """UPDATE schedules SET next_run_date = p.next_run_date
-                 FROM temp.due_schedules ds JOIN temp.plan p ON p.id = ds.plan_id
-                WHERE schedules.id = ds.schedule_id""")
+            """UPDATE schedules SET next_run_date = ds.following
+                 FROM temp.due_schedules ds WHERE schedules.id = ds.schedule_id""")
         self.conn.execute(
-            """UPDATE contract_lines SET processed_through = p.through
-                 FROM temp.due_schedules ds JOIN temp.plan p ON p.id = ds.plan_id
-                WHERE contract_lines.id = ds.line_id""")
+            """UPDATE contract_lines SET processed_through = (SELECT ds.through FROM temp.due_schedules ds
+                                                                WHERE ds.line_id = contract_lines.id)
+                WHERE id IN (SELECT line_id FROM temp.due_schedules)""")
 
     def stage_billable(self, run_date: date, latest_run_date: date | None) -> None:
         """Every item this run may bill, each with its invoice run date: unbilled
@@ -142,10 +146,8 @@ class Runs(Connection):
         self.conn.execute(
             f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, amount, share)
                SELECT 't', t.id, t.line_id, {run_date_of_transaction}, coalesce(t.customer, ''), t.amount, 0
-                 FROM temp.due_schedules d
-                 JOIN contract_lines l ON l.id = d.line_id AND l.billing_method = 'time-and-material'
-                 JOIN transactions t ON t.line_id = d.line_id
-                WHERE t.invoice_line_id IS NULL AND t.date <= d.last_cutoff""")
+                 FROM temp.due_schedules d JOIN transactions t ON t.line_id = d.line_id
+                WHERE d.billing_method = 'time-and-material' AND t.invoice_line_id IS NULL AND t.date <= d.last_cutoff""")
         self.conn.execute(
             f"""INSERT INTO temp.billable (kind, item_id, line_id, run_date, customer, amount, share)
                SELECT 't', t.id, t.line_id, {run_date_of_transaction}, s.customer, s.amount, 2
@@ -392,8 +394,8 @@ class Runs(Connection):
         # billable items' groups, a fifth of their number at a month-end, tell).
         """SELECT d.line_id, 'no-transactions', pd.run_date, NULL
              FROM temp.due_schedules d JOIN temp.plan_dates pd ON pd.plan_id = d.plan_id
-             JOIN contract_lines l ON l.id = d.line_id AND l.billing_method = 'time-and-material'
-            WHERE NOT EXISTS (SELECT 1 FROM temp.groups g
+            WHERE d.billing_method = 'time-and-material'
+              AND NOT EXISTS (SELECT 1 FROM temp.groups g
                                WHERE g.line_id = d.line_id AND g.run_date = pd.run_date)
               AND NOT EXISTS (SELECT 1 FROM temp.held h WHERE h.line_id = d.line_id AND h.date <= pd.cutoff)""",
         # Each run date at which a held-back transaction was waiting, as a daily run would say.
