@@ -487,7 +487,8 @@ print(used())
 def test_a_book_of_schema_8_is_upgraded_to_the_run_s_indexes_its_rows_kept(tmp_path):
     """Migration 9 drops date_schedules_due (every run moved each due schedule's entry in
     it); 10 keys the unbilled transactions' index by line alone; 11 indexes transactions
-    by line, in place of the billed ones by invoice line. A book of schema 8 (made here
+    by line, in place of the billed ones by invoice line; 12 indexes invoice lines by
+    invoice and line. A book of schema 8 (made here
     from a new one, the indexes and version put back) is upgraded by its next command,
     and shows what it billed before as it did."""
     db = tmp_path / "book.db"
@@ -510,9 +511,13 @@ def test_a_book_of_schema_8_is_upgraded_to_the_run_s_indexes_its_rows_kept(tmp_p
 
     unbilled = "CREATE INDEX transactions_unbilled ON transactions(line_id) WHERE invoice_line_id IS NULL"
     by_line = "CREATE INDEX transactions_by_line ON transactions(line_id)"
+    by_invoice = "CREATE INDEX invoice_lines_by_invoice ON invoice_lines(invoice_id, line_id)"
     assert "date_schedules_due" not in indexes() and indexes()["transactions_unbilled"] == unbilled
     assert "transactions_by_invoice_line" not in indexes() and indexes()["transactions_by_line"] == by_line
+    assert indexes()["invoice_lines_by_invoice"] == by_invoice
     conn = sqlite3.connect(db)
+    conn.execute("DROP INDEX invoice_lines_by_invoice")
+    conn.execute("CREATE INDEX invoice_lines_by_invoice ON invoice_lines(invoice_id)")
     conn.execute("CREATE INDEX date_schedules_due ON schedules(next_run_date) WHERE kind = 'dates'")
     conn.execute("DROP INDEX transactions_unbilled")
     conn.execute("CREATE INDEX transactions_unbilled ON transactions(line_id, date, id) WHERE invoice_line_id IS NULL")
@@ -527,9 +532,11 @@ def test_a_book_of_schema_8_is_upgraded_to_the_run_s_indexes_its_rows_kept(tmp_p
     assert job_names(db) == [JOB]
     assert "date_schedules_due" not in indexes() and indexes()["transactions_unbilled"] == unbilled
     assert "transactions_by_invoice_line" not in indexes() and indexes()["transactions_by_line"] == by_line
+    assert indexes()["invoice_lines_by_invoice"] == by_invoice
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone() == (11,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (12,)
     assert conn.execute("SELECT name FROM migrations WHERE version > 8 ORDER BY version").fetchall() == \
-        [("_m009_no_index_of_due_dates",), ("_m010_unbilled_by_line",), ("_m011_billed_by_line",)]
+        [("_m009_no_index_of_due_dates",), ("_m010_unbilled_by_line",), ("_m011_billed_by_line",),
+         ("_m012_invoice_lines_by_invoice_and_line",)]
     conn.close()
     assert {n: cli("--db", db, "invoice", "show", n, "--json", cwd=tmp_path).stdout for n in numbers} == held

@@ -415,6 +415,13 @@ def _m011_billed_by_line(conn) -> None:
     conn.execute("CREATE INDEX transactions_by_line ON transactions(line_id)")
 
 
+def _m012_invoice_lines_by_invoice_and_line(conn) -> None:
+    """schema._m012_invoice_lines_by_invoice_and_line."""
+    conn.execute("DROP INDEX invoice_lines_by_invoice")
+    conn.execute("CREATE INDEX invoice_lines_by_invoice ON invoice_lines(invoice_id, line_id)")
+
+
 # Migrations after INITIAL_VERSION, in order: the PostgreSQL side of each SQLite migration
 # from 9 on. Append, never edit; SCHEMA_VERSION - INITIAL_VERSION of them.
-POSTGRES_MIGRATIONS: list = [_m009_no_index_of_due_dates, _m010_unbilled_by_line, _m011_billed_by_line]
+POSTGRES_MIGRATIONS: list = [_m009_no_index_of_due_dates, _m010_unbilled_by_line, _m011_billed_by_line,
+                             _m012_invoice_lines_by_invoice_and_line]

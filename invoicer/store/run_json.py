@@ -87,7 +87,7 @@ _DOCUMENTS = f"""
                                    sum({_TAXED}) AS taxable
                               FROM invoices i
                              -- CROSS JOIN: the invoice is the outer loop, so that its lines are read
-                             -- in the order the run wrote them, which is line order
+                             -- in line order, from the index by invoice and line
                              CROSS JOIN invoice_lines il INDEXED BY invoice_lines_by_invoice ON il.invoice_id = i.id
                               JOIN contracts c ON c.id = i.contract_id
                               JOIN temp.minor_digits d ON d.currency = c.currency

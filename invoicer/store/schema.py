@@ -368,11 +368,19 @@ def _m011_billed_by_line(db: "Database") -> None:
     db.execute("CREATE INDEX transactions_by_line ON transactions(line_id)")
 
 
+def _m012_invoice_lines_by_invoice_and_line(db: "Database") -> None:
+    """An invoice's lines indexed by invoice and line: a run finds the invoice line of each
+    of its groups of items (an invoice and a line) in the index alone, without reading the
+    invoice's lines, and an invoice's lines are read in line order."""
+    db.execute("DROP INDEX invoice_lines_by_invoice")
+    db.execute("CREATE INDEX invoice_lines_by_invoice ON invoice_lines(invoice_id, line_id)")
+
+
 # Numbered migrations, applied in order; each one's number is recorded in `migrations`
 # and in PRAGMA user_version. Append, never edit.
 MIGRATIONS = [_m001_initial, _m002_parties_and_tax, _m003_skip_spans, _m004_corrections, _m005_hand_over, _m006_transaction_refs,
               _m007_billing_split, _m008_returned_shares, _m009_no_index_of_due_dates,
-              _m010_unbilled_by_line, _m011_billed_by_line]
+              _m010_unbilled_by_line, _m011_billed_by_line, _m012_invoice_lines_by_invoice_and_line]
 
 
 SCHEMA_VERSION = len(MIGRATIONS)
