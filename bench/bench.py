@@ -270,8 +270,11 @@ def month_end(contracts: int, per_line: int, work: Path, repeat: int = 1) -> dic
         for key, value in measured.items():
             turns.setdefault(key, []).append(value)
     figures.update({key: statistics.median(values) for key, values in turns.items()})
-    # Ratios turn by turn, each against the floor measured beside it, then their median.
-    figures["cron_ratio"] = statistics.median(c / f for c, f in zip(turns["cron_s"], turns["shared_floor_s"]))
+    # Ratios turn by turn, each against the floor measured beside it, then their median;
+    # the cron path's by turn too, for how far one turn's machine differs from the next.
+    for path in ("cron", "dry", "explain"):
+        figures[f"{path}_ratios"] = [s / f for s, f in zip(turns[f"{path}_s"], turns["shared_floor_s"])]
+        figures[f"{path}_ratio"] = statistics.median(figures[f"{path}_ratios"])
     figures["run_ratio"] = statistics.median(r / f for r, f in zip(turns["run_s"], turns["floor_s"]))
     shutil.rmtree(book)
     return figures
@@ -325,8 +328,10 @@ def main() -> None:
             print(f"{f['transactions']:>12,} {f['cron_s']:>8.2f} {f['shared_floor_s']:>10.2f} {f['cron_ratio']:>6.2f} "
                   f"{f['cron_peak_mib']:>8.0f} {f['run_s']:>7.2f} {f['floor_s']:>11.2f} {f['run_ratio']:>6.2f} "
                   f"{f['run_peak_mib']:>8.0f} {f['invoices_checked']:>11,} {os.getloadavg()[0]:>5.1f}")
-            print(f"{'':>12} run-once --dry-run --json {f['dry_s']:.2f} s ({f['dry_peak_mib']:.0f} MiB), "
-                  f"explain --json {f['explain_s']:.2f} s ({f['explain_peak_mib']:.0f} MiB)")
+            print(f"{'':>12} run-once --dry-run --json {f['dry_s']:.2f} s, {f['dry_ratio']:.2f} x floor.py "
+                  f"({f['dry_peak_mib']:.0f} MiB), explain --json {f['explain_s']:.2f} s, "
+                  f"{f['explain_ratio']:.2f} x ({f['explain_peak_mib']:.0f} MiB)")
+            print(f"{'':>12} --json / floor.py turn by turn: {' '.join(f'{r:.2f}' for r in f['cron_ratios'])}")
             print(f"{'':>12} transaction import {f['transaction_import_rows_per_s']:,.0f} rows/s, "
                   f"contract import {f['contract_import_rows_per_s']:,.0f} rows/s, "
                   f"schedule import {f['schedule_import_rows_per_s']:,.0f} rows/s")
