@@ -920,12 +920,20 @@ def test_an_invoice_confirmed_within_its_payment_terms_of_the_calendars_end_read
 
 @pytest.mark.parametrize("flags", [["--dry-run"], []], ids=["dry-run", "real"])
 def test_a_run_date_on_the_first_day_of_the_calendar_is_done_or_refused_never_a_traceback(book, flags):
+    """0001-01-01 has no day before it: a run date on it bills nothing, and a later one
+    of the same run bills what it may, the first day's transaction with it."""
     runner = book.fresh()
     line, _ = attempt(book, runner, "calendar ends", "contract", "add-line", "C-900", "--name", "Ancient",
                       "--customer", "Fabrikam", "--billing-method", "time-and-material")
-    scheduled, _ = attempt(book, runner, "calendar ends", "schedule", "add", line["id"], "--dates", "0001-01-01")
-    if scheduled:
-        attempt(book, runner, "calendar ends", "run-once", "--date", "0001-01-01", *flags)
+    scheduled, _ = attempt(book, runner, "calendar ends", "schedule", "add", line["id"],
+                           "--dates", "0001-01-01,0001-01-05", "--allow-past")
+    assert scheduled
+    for day, amount in (("0001-01-02", "5"), ("0001-01-01", "7")):
+        attempt(book, runner, "calendar ends", "transaction", "add", line["id"], "--date", day, "--amount", amount)
+    attempt(book, runner, "calendar ends", "run-once", "--date", "0001-01-01", *flags)
+    ran, _ = attempt(book, runner, "calendar ends", "run-once", "--date", "0001-01-10", "--force", *flags)
+    ancient = [i for i in ran["invoices"] if i["contract"] == "C-900"]
+    assert [(i["run_date"], i["total"]) for i in ancient] == [("0001-01-05", "12.00")]
     finish(runner)
 
 

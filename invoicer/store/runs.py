@@ -19,21 +19,23 @@ from invoicer.tax import rate_to_store, seller_reason
 
 class _Span:
     """A plan's pending (run date, cut-off) pairs, read once as a stream, and what they
-    came to: how many, the first run date, the last run date and the latest cut-off."""
+    came to: how many, the first run date, the last run date and the latest cut-off (a
+    run date of 0001-01-01 has none: there is no day before it to bill)."""
 
-    def __init__(self, pending: Iterable[tuple[str, str]]):
+    def __init__(self, pending: Iterable[tuple[str, str | None]]):
         self.pending = pending
         self.count = 0
         self.first_run_date: str | None = None
         self.last_run_date: str | None = None
         self.last_cutoff: str | None = None
 
-    def __iter__(self) -> Iterator[tuple[str, str]]:
+    def __iter__(self) -> Iterator[tuple[str, str | None]]:
         for day, cutoff in self.pending:
             self.count += 1
             self.first_run_date = min(self.first_run_date or day, day)
             self.last_run_date = max(self.last_run_date or day, day)
-            self.last_cutoff = max(self.last_cutoff or cutoff, cutoff)
+            if cutoff is not None:
+                self.last_cutoff = max(self.last_cutoff or cutoff, cutoff)
             yield day, cutoff
 
 
@@ -69,10 +71,12 @@ class Runs(Connection):
     def end_run(self, run_id: int) -> None:
         self.conn.execute("UPDATE runs SET ended_at = ? WHERE id = ?", [clock.stamp(), run_id])
 
-    def stage_due_run_dates(self, run_date: date, plans: list[tuple[dict, Iterable[tuple[str, str]], str | None]],
+    def stage_due_run_dates(self, run_date: date,
+                            plans: list[tuple[dict, Iterable[tuple[str, str | None]], str | None]],
                             run_id: int | None = None) -> None:
-        """Load the run's due (line, run date, cut-off) rows and move each due schedule on,
-        recording where each stood before in `run_moves` (what `run undo` puts back).
+        """Stage the run's due schedules, each with its plan's (run date, cut-off) pairs,
+        and move each due schedule on, recording where each stood before in `run_moves`
+        (what `run undo` puts back).
         A plan is (a schedule kind from `due_schedule_kinds`, its pending (run date, cut-off)
         pairs in order, read as a stream, and its next run date after this run)."""
         for table in ("plan", "plan_dates", "due_schedules"):
