@@ -362,8 +362,9 @@ def _m010_unbilled_by_line(db: "Database") -> None:
 def _m011_billed_by_line(db: "Database") -> None:
     """Transactions indexed by line, whole, in place of the index of the billed ones by
     invoice line: a run moved each transaction it billed into that index (a seventh of a
-    month-end's time), and a line's index is written once, on import. An invoice line's
-    transactions are its contract line's (rows.BILLED_ON), found through that."""
+    month-end's time), and a line's entry is written once, when the transaction is added,
+    imported or returned by a credit note. An invoice line's transactions are among its
+    contract line's (rows.TRANSACTIONS_ON), found through that."""
     db.execute("DROP INDEX transactions_by_invoice_line")
     db.execute("CREATE INDEX transactions_by_line ON transactions(line_id)")
 
