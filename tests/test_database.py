@@ -130,6 +130,47 @@ def test_database_is_created_with_its_schema_on_first_use(tmp_path):
     assert len(tables) > 1
 
 
+def test_a_new_book_and_its_temporary_tables_have_pages_of_16_kib(tmp_path):
+    """A month-end rewrites every page its transactions sit on: at 16 KiB a page, a
+    quarter as many (README, Performance)."""
+    from invoicer.store import Store
+
+    assert cli("job", "list", cwd=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "invoicer.db") as conn:
+        assert conn.execute("PRAGMA page_size").fetchone() == (16384,)
+    store = Store(str(tmp_path / "invoicer.db"))
+    try:
+        store.conn.execute("CREATE TEMP TABLE scratch (x)")
+        store.conn.execute("INSERT INTO temp.scratch VALUES (1)")
+        assert store.conn.execute("PRAGMA temp.page_size").fetchone() == (16384,)
+    finally:
+        store.close()
+
+
+def test_a_book_made_with_smaller_pages_keeps_them_and_bills_as_before(tmp_path):
+    """A book made before its pages were 16 KiB is not rewritten (that is a VACUUM of the
+    whole file): it keeps its pages and works as it did."""
+    db = tmp_path / "book.db"
+    assert cli("--db", db, "job", "create", JOB, cwd=tmp_path).returncode == 0
+    for kind, name in (("contract", "contracts.csv"), ("schedule", "schedules.csv"), ("transaction", "transactions.jsonl")):
+        assert cli("--db", db, kind, "import", EXAMPLES / name, cwd=tmp_path).returncode == 0
+    assert cli("--db", db, "job", "run-workflow", JOB, "--workflow", "ProcessRunCaller", cwd=tmp_path).returncode == 0
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.execute("PRAGMA page_size = 4096")
+    conn.execute("VACUUM")
+    conn.execute("PRAGMA journal_mode = WAL")
+    assert conn.execute("PRAGMA page_size").fetchone() == (4096,)
+    conn.close()
+    # The day after the workflow began: its Process step, the month-end of 2026-12-01.
+    result = cli("--db", db, "run-once", "--json", cwd=tmp_path, env={"INVOICER_NOW": "2026-12-01T06:00:00"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["invoices"]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA page_size").fetchone() == (4096,)
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
 def test_help_does_not_create_a_database(tmp_path):
     result = cli("--help", cwd=tmp_path)
     assert result.returncode == 0

@@ -62,6 +62,14 @@ def busy_timeout() -> float:
     return seconds
 
 
+# Bytes a page, for a new book and every connection's temporary tables: four times SQLite's
+# default. A month-end reads and rewrites every page its transactions sit on, and moves a
+# quarter as many pages, each a call to the file, at this size: 0.3-0.4 s less of 3.3 s
+# at a million transactions, for a few more instructions (README, Performance). A book
+# keeps the size it was made with: changing it means rewriting the whole file (VACUUM).
+PAGE_SIZE = 16384
+
+
 def _connect(path: str, timeout: float, header: bytes) -> sqlite3.Connection:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -76,6 +84,7 @@ def _connect(path: str, timeout: float, header: bytes) -> sqlite3.Connection:
         conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA temp.page_size = {PAGE_SIZE}")  # before the first temporary table
     except sqlite3.DatabaseError as error:
         raise _said(error, path, timeout, header, opening=True) from None
     return conn

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from invoicer import clock
 from invoicer.errors import DatabaseFileError
-from invoicer.store.connection import Connection, _said
+from invoicer.store.connection import PAGE_SIZE, Connection, _said
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -400,6 +400,10 @@ class Schema(Connection):
             self._check_identity(app_id, version, objects)
             if read_only:
                 raise DatabaseFileError(f"{self.path} needs its schema upgraded, and {self.cannot_write}")
+            if version == 0 and not objects:
+                # A new book's pages (set before its first write; a no-op on a file another
+                # process has just made a book of).
+                self.conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             # Off while migrating (it cannot change inside a transaction): a migration may
             # rebuild a table that others refer to; foreign_key_check below vouches for it.
             self.conn.execute("PRAGMA foreign_keys = OFF")
