@@ -171,6 +171,21 @@ def test_a_book_made_with_smaller_pages_keeps_them_and_bills_as_before(tmp_path)
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
+@pytest.mark.parametrize("args, said", [
+    (["--db", "book\x00.db", "job", "list"], "cannot open 'book\\x00.db': a file's name cannot hold a NUL character"),
+    (["invoice", "export", "--all", "--format", "pdf", "--out", "out\x00"],
+     "out: cannot create the folder 'out\\x00' (a folder's name cannot hold a NUL character)"),
+])
+def test_a_path_holding_a_nul_character_is_refused_in_one_line(args, said, tmp_path, monkeypatch):
+    """No shell passes one, but a script calling invoicer in process can: the path named,
+    exit 1, nothing made, not Python's "embedded null byte" traceback."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, [*args, "--json"], env={"INVOICER_NOW": NOW, "INVOICER_TZ": "UTC"})
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stderr)["error"]["message"] == said
+    assert not [p for p in tmp_path.iterdir() if p.name != "invoicer.db"]
+
+
 def test_help_does_not_create_a_database(tmp_path):
     result = cli("--help", cwd=tmp_path)
     assert result.returncode == 0
