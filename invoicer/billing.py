@@ -6,6 +6,7 @@ import shlex
 import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
+from itertools import islice
 
 from invoicer import clock, engine, schedules
 from invoicer.errors import InputError, NotConfigured
@@ -122,8 +123,11 @@ def _spooled(texts: Iterable[str]) -> Iterator[str]:
     that the book is not held locked while a slow reader (a pager) reads, nor a month-end
     held in memory. JSON text holds no newline of its own."""
     spool = tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n")
-    for text in texts:
-        spool.write(text)
+    texts = iter(texts)
+    # A few hundred at a write: two writes a text took twice as long at 100,000 (0.15-0.21 s
+    # against 0.08 s, written and read back).
+    for chunk in iter(lambda: list(islice(texts, 500)), []):
+        spool.write("\n".join(chunk))
         spool.write("\n")
     spool.seek(0)
     return _read_back(spool)

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -204,3 +205,13 @@ def test_the_run_summary_shows_every_invoice_and_skip_when_a_line_is_over_its_li
     for invoice in made:
         assert invoice["number"] in out.stdout and invoice["contract"] in out.stdout
     assert "over-not-to-exceed" in out.stdout and "no-schedule" in out.stdout
+
+
+@pytest.mark.parametrize("count", [0, 1, 499, 500, 501, 1001])
+def test_a_dry_run_s_spool_gives_back_every_text_in_order_whatever_their_count(count):
+    """The dry run's texts, spooled a few hundred at a write before its rollback, come
+    back one by one, each whole, none lost at a chunk's edge."""
+    from invoicer.billing import _spooled
+
+    texts = [f'{{"number":null,"customer":"Café {n}","lines":[]}}' for n in range(count)]
+    assert list(_spooled(iter(texts))) == texts
