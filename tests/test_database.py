@@ -186,6 +186,29 @@ def test_a_path_holding_a_nul_character_is_refused_in_one_line(args, said, tmp_p
     assert not [p for p in tmp_path.iterdir() if p.name != "invoicer.db"]
 
 
+def test_the_readme_s_command_gives_an_older_book_16_kib_pages(tmp_path):
+    """The decisions' one line for a book made with 4 KiB pages, run as the README gives it."""
+    import re
+    import shlex
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    command = re.search(r"`(python3 -c .*PRAGMA page_size = 16384.*)`\.", readme).group(1)
+    assert cli("job", "create", JOB, cwd=tmp_path).returncode == 0
+    conn = sqlite3.connect(tmp_path / "invoicer.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.execute("PRAGMA page_size = 4096")
+    conn.execute("VACUUM")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    argv = shlex.split(command)
+    done = subprocess.run([sys.executable, *argv[1:]], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(tmp_path / "invoicer.db") as conn:
+        assert conn.execute("PRAGMA page_size").fetchone() == (16384,)
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert job_names(tmp_path / "invoicer.db") == [JOB]
+
+
 def test_help_does_not_create_a_database(tmp_path):
     result = cli("--help", cwd=tmp_path)
     assert result.returncode == 0
