@@ -103,8 +103,6 @@ def _write_files(store: Store, selected: list[Invoice], fmt: str, out: str) -> l
         os.makedirs(out, exist_ok=True)
     except OSError as problem:
         raise InputError(f"out: cannot create the folder {out!r} ({problem.strerror})") from None
-    except ValueError:  # a name no folder can have
-        raise InputError(f"out: cannot create the folder {out!r} (a folder's name cannot hold a NUL character)") from None
     paths = []
     path = out
     try:

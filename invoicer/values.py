@@ -25,11 +25,14 @@ def refuse_invalid_unicode(text: str, field: str) -> None:
 
 def typed_text(text: str, field: str, option: bool = True, empty_is_none: bool = False) -> str:
     """The rule for every text typed on the command line, an option's value or an argument
-    (cli/common.py applies it to all of them): valid Unicode, and not empty. An empty value
-    (a script's unset variable, say) is a bad value, never taken as "not given"."""
+    (cli/common.py applies it to all of them): valid Unicode without a NUL character, and
+    not empty. An empty value (a script's unset variable, say) is a bad value, never taken
+    as "not given"."""
     if not text.strip() and not empty_is_none:
         raise InputError(f"{field}: must not be empty" + (" (leave the option out to leave it unset)" if option else ""))
     refuse_invalid_unicode(text, field)
+    if "\x00" in text:  # no shell passes one; a script calling invoicer in process can
+        raise InputError(f"{field}: holds a NUL character (\\x00), which no command line can carry")
     return text
 
 

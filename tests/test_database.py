@@ -171,19 +171,24 @@ def test_a_book_made_with_smaller_pages_keeps_them_and_bills_as_before(tmp_path)
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
-@pytest.mark.parametrize("args, said", [
-    (["--db", "book\x00.db", "job", "list"], "cannot open 'book\\x00.db': a file's name cannot hold a NUL character"),
-    (["invoice", "export", "--all", "--format", "pdf", "--out", "out\x00"],
-     "out: cannot create the folder 'out\\x00' (a folder's name cannot hold a NUL character)"),
+@pytest.mark.parametrize("args, field", [
+    (["--db", "book\x00.db", "job", "list"], "db"),
+    (["--db", "postgresql://me@local\x00host:5432/books", "job", "list"], "db"),
+    (["migrate-to", "postgresql://me@local\x00host:5432/books"], "uri"),
+    (["invoice", "export", "--all", "--format", "pdf", "--out", "out\x00"], "out"),
+    (["transaction", "import", "rows\x00.csv"], "file"),
+    (["contract", "show", "C-100\x00"], "contract"),
 ])
-def test_a_path_holding_a_nul_character_is_refused_in_one_line(args, said, tmp_path, monkeypatch):
-    """No shell passes one, but a script calling invoicer in process can: the path named,
-    exit 1, nothing made, not Python's "embedded null byte" traceback."""
+def test_a_typed_text_holding_a_nul_character_is_refused_in_one_line(args, field, tmp_path, monkeypatch):
+    """No shell passes one, but a script calling invoicer in process can: refused before the
+    command runs, its field named, exit 1, nothing made. A path gave Python's "embedded null
+    byte" traceback; libpq cut a URI at it, and would have connected where it was not told."""
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, [*args, "--json"], env={"INVOICER_NOW": NOW, "INVOICER_TZ": "UTC"})
     assert result.exit_code == 1, result.output
-    assert json.loads(result.stderr)["error"]["message"] == said
-    assert not [p for p in tmp_path.iterdir() if p.name != "invoicer.db"]
+    assert json.loads(result.stderr)["error"]["message"] == \
+        f"{field}: holds a NUL character (\\x00), which no command line can carry"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_readme_s_command_gives_an_older_book_16_kib_pages(tmp_path):

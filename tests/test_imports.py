@@ -842,16 +842,6 @@ def test_a_file_that_fails_while_it_is_read_is_refused_in_one_line():
         list(imports.rows(failing(), imports.TRANSACTION_FIELDS))
 
 
-@pytest.mark.parametrize("kind", ["contract", "schedule", "transaction"])
-def test_a_file_name_holding_a_nul_character_is_refused_in_one_line(inv, kind):
-    """No shell passes one, but a script calling invoicer in process can: an error naming the
-    file, exit 1, not Python's "embedded null byte" traceback (found by the fuzz test)."""
-    result = inv(kind, "import", "book\x00.csv", "--json")
-    assert result.exit_code == 1, result
-    assert result.error["message"] == \
-        "file: cannot read 'book\\x00.csv': a file's name cannot hold a NUL character", result.error
-
-
 def test_a_json_lines_key_given_twice_is_refused_naming_it_not_the_last_one_kept(inv):
     line = inv.line("C-100", "Design")
     refused_import(inv, "transaction", f'{{"line_id": {line}, "date": "2026-11-01", "amount": "1"}}\n'

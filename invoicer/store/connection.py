@@ -201,8 +201,6 @@ class Connection:
         # Why this book can be read but not written here (a read-only folder, a full disk):
         # then writing() refuses with it, and reads use a read-only connection.
         self.cannot_write: str | None = None
-        if "\x00" in path:  # no shell passes one; a script calling invoicer in process can
-            raise DatabaseFileError(f"cannot open {path!r}: a file's name cannot hold a NUL character")
         # Read before SQLite opens the file, never after: closing a descriptor of a file
         # drops every POSIX lock the process holds on it, SQLite's too.
         self.header = _header(path)
