@@ -154,6 +154,7 @@ def floor(db: Path) -> float:
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA temp.page_size = 16384")  # as invoicer's connections (store/connection.py)
     start = time.perf_counter()
     conn.execute("BEGIN IMMEDIATE")
     for statement in FLOOR:

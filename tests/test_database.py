@@ -207,7 +207,7 @@ def test_the_readme_s_command_gives_an_older_book_16_kib_pages(tmp_path):
     conn.close()
     argv = shlex.split(command)
     done = subprocess.run([sys.executable, *argv[1:]], cwd=tmp_path, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0 and done.stdout == "16384\n", done.stderr
     with sqlite3.connect(tmp_path / "invoicer.db") as conn:
         assert conn.execute("PRAGMA page_size").fetchone() == (16384,)
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)

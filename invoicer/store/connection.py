@@ -63,10 +63,9 @@ def busy_timeout() -> float:
 
 
 # Bytes a page, for a new book and every connection's temporary tables: four times SQLite's
-# default. A month-end reads and rewrites every page its transactions sit on, and moves a
-# quarter as many pages, each a call to the file, at this size: 0.3-0.4 s less of 3.3 s
-# at a million transactions, for a few more instructions (README, Performance). A book
-# keeps the size it was made with: changing it means rewriting the whole file (VACUUM).
+# default: a month-end reads and rewrites a quarter as many pages (README, Performance).
+# A book keeps the size it was made with; but a VACUUM on a connection would rewrite it at
+# this size (the pragma sets that too): invoicer runs none.
 PAGE_SIZE = 16384
 
 
