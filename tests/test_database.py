@@ -130,6 +130,27 @@ def test_database_is_created_with_its_schema_on_first_use(tmp_path):
     assert len(tables) > 1
 
 
+def _example_book(folder: Path) -> Path:
+    """folder/book.db with the job and the examples' contracts, schedules and transactions."""
+    db = folder / "book.db"
+    assert cli("--db", db, "job", "create", JOB, cwd=folder).returncode == 0
+    for kind, name in (("contract", "contracts.csv"), ("schedule", "schedules.csv"), ("transaction", "transactions.jsonl")):
+        assert cli("--db", db, kind, "import", EXAMPLES / name, cwd=folder).returncode == 0
+    return db
+
+
+def _with_pages_of(db: Path, size: int) -> None:
+    """The book rewritten with pages of `size` bytes, as one made with them (back in WAL)."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        for statement in ("PRAGMA journal_mode = DELETE", f"PRAGMA page_size = {size}", "VACUUM",
+                          "PRAGMA journal_mode = WAL"):
+            conn.execute(statement).fetchall()
+        assert conn.execute("PRAGMA page_size").fetchone() == (size,)
+    finally:
+        conn.close()
+
+
 def test_a_new_book_and_its_temporary_tables_have_pages_of_16_kib(tmp_path):
     """A month-end rewrites every page its transactions sit on: at 16 KiB a page, a
     quarter as many (README, Performance)."""
@@ -150,18 +171,9 @@ def test_a_new_book_and_its_temporary_tables_have_pages_of_16_kib(tmp_path):
 def test_a_book_made_with_smaller_pages_keeps_them_and_bills_as_before(tmp_path):
     """A book made before its pages were 16 KiB is not rewritten (that is a VACUUM of the
     whole file): it keeps its pages and works as it did."""
-    db = tmp_path / "book.db"
-    assert cli("--db", db, "job", "create", JOB, cwd=tmp_path).returncode == 0
-    for kind, name in (("contract", "contracts.csv"), ("schedule", "schedules.csv"), ("transaction", "transactions.jsonl")):
-        assert cli("--db", db, kind, "import", EXAMPLES / name, cwd=tmp_path).returncode == 0
+    db = _example_book(tmp_path)
     assert cli("--db", db, "job", "run-workflow", JOB, "--workflow", "ProcessRunCaller", cwd=tmp_path).returncode == 0
-    conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = DELETE")
-    conn.execute("PRAGMA page_size = 4096")
-    conn.execute("VACUUM")
-    conn.execute("PRAGMA journal_mode = WAL")
-    assert conn.execute("PRAGMA page_size").fetchone() == (4096,)
-    conn.close()
+    _with_pages_of(db, 4096)
     # The day after the workflow began: its Process step, the month-end of 2026-12-01.
     result = cli("--db", db, "run-once", "--json", cwd=tmp_path, env={"INVOICER_NOW": "2026-12-01T06:00:00"})
     assert result.returncode == 0, result.stderr
@@ -199,12 +211,7 @@ def test_the_readme_s_command_gives_an_older_book_16_kib_pages(tmp_path):
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     command = re.search(r"`(python3 -c .*PRAGMA page_size = 16384.*)`\.", readme).group(1)
     assert cli("job", "create", JOB, cwd=tmp_path).returncode == 0
-    conn = sqlite3.connect(tmp_path / "invoicer.db", isolation_level=None)
-    conn.execute("PRAGMA journal_mode = DELETE")
-    conn.execute("PRAGMA page_size = 4096")
-    conn.execute("VACUUM")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.close()
+    _with_pages_of(tmp_path / "invoicer.db", 4096)
     argv = shlex.split(command)
     done = subprocess.run([sys.executable, *argv[1:]], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout == "16384\n", done.stderr
@@ -575,10 +582,7 @@ def test_a_book_of_schema_8_is_upgraded_to_the_run_s_indexes_its_rows_kept(tmp_p
     invoice and line. A book of schema 8 (made here
     from a new one, the indexes and version put back) is upgraded by its next command,
     and shows what it billed before as it did."""
-    db = tmp_path / "book.db"
-    assert cli("--db", db, "job", "create", JOB, cwd=tmp_path).returncode == 0
-    for kind, name in (("contract", "contracts.csv"), ("schedule", "schedules.csv"), ("transaction", "transactions.jsonl")):
-        assert cli("--db", db, kind, "import", EXAMPLES / name, cwd=tmp_path).returncode == 0
+    db = _example_book(tmp_path)
     # ProcessRunner: the invoice run at once, as the quick start does
     assert cli("--db", db, "job", "run-workflow", JOB, "--workflow", "ProcessRunner", cwd=tmp_path).returncode == 0
     shown = cli("--db", db, "invoice", "list", "--json", cwd=tmp_path).stdout
