@@ -1032,7 +1032,8 @@ any_text = st.one_of(plausible, texts, not_unicode,
 def test_fuzz_every_command_with_random_text_including_text_that_is_not_valid_unicode(book, data):
     """Every command (found by walking the command tree), every text option and argument
     given a random value or left out: an outcome the spec allows; a value that is not valid
-    Unicode, or an empty one, is refused (exit 1) before anything runs."""
+    Unicode, an empty one, or one holding a NUL character is refused (exit 1) before anything
+    runs."""
     path, command, params = data.draw(st.sampled_from(EVERY_COMMAND), "command")
     runner = book.fresh()
     folder = runner.dir
@@ -1050,10 +1051,11 @@ def test_fuzz_every_command_with_random_text_including_text_that_is_not_valid_un
     done, error = attempt(book, runner, "every command, random text", *args)
     if error is not None and error["code"] == "usage":
         pass  # a value that reads as an option (-x) before the rule could see it
-    elif any(not v.strip() or SURROGATE_RANGE.search(v) for v in given):
+    elif any(not v.strip() or SURROGATE_RANGE.search(v) or "\x00" in v for v in given):
         # The first bad value in the command's order of parameters is the one named.
         assert error is not None, (args, "accepted")
-        assert "must not be empty" in error["message"] or "not valid Unicode" in error["message"], (args, error)
+        assert any(rule in error["message"] for rule in ("must not be empty", "not valid Unicode",
+                                                         "holds a NUL character")), (args, error)
     book.monkeypatch.chdir(book.folder)
     import shutil
 
