@@ -224,8 +224,9 @@ def _json_lines(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple
 
 
 def _text(value) -> str | None:
-    """A JSON value as the text a CSV cell would hold; empty and null are absent."""
-    if value is None or value == "":
+    """A JSON value as the text a CSV cell would hold; null, empty and blank are absent,
+    as a CSV cell that holds only white space is."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -614,8 +614,9 @@ def json_value(strategy):
 
 
 def text_of(value) -> str | None:
-    """What a CSV cell or JSON value says, as the import should read it (None: absent)."""
-    if value is None or value == "":
+    """What a CSV cell or JSON value says, as the import should read it (None: absent, as
+    an empty or blank one is)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -135,6 +135,21 @@ def test_contract_import_csv_columns_may_come_in_any_order_and_absent_ones_do_no
     assert line_facts(inv) == {("C-100", "Design"): ("Fabrikam", TM, None, None, "USD", None)}
 
 
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_blank_value_is_an_absent_one_in_either_format(inv, fmt):
+    """A cell or a JSON string of white space alone says nothing, as an empty one: absent
+    where the column does not apply (a time-and-material line's amount), missing where it
+    is needed (a fixed-price line's)."""
+    row = {"contract": "C-100", "name": "Design", "customer": "Fabrikam", "billing_method": TM,
+           "amount": " ", "not_to_exceed": "\t", "project": " "}
+    text = as_csv(CONTRACT_COLUMNS, [row]) if fmt == "csv" else as_jsonl([row])
+    assert imports_ok(inv, "contract", text) == {"imported": 1, "unchanged": 0}
+    assert line_facts(inv) == {("C-100", "Design"): ("Fabrikam", TM, None, None, "USD", None)}
+    row = dict(row, name="Build", billing_method=FP)
+    text = as_csv(CONTRACT_COLUMNS, [row]) if fmt == "csv" else as_jsonl([row])
+    refused_import(inv, "contract", text, row=2 if fmt == "csv" else 1, field="needs --amount")
+
+
 def test_contract_import_csv_with_a_byte_order_mark_from_a_spreadsheet(inv):
     text = "\ufeff" + as_csv(CONTRACT_COLUMNS, CONTRACT_ROWS)
     assert imports_ok(inv, "contract", text) == {"imported": 3, "unchanged": 0}
