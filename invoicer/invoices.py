@@ -43,10 +43,15 @@ class Totals(NamedTuple):
     total_with_tax: Decimal
 
 
-def totals(found: list[Invoice]) -> list[Totals]:
-    """The invoices' count and sums for each currency among `found`, by currency code."""
+def totals(found: list[Invoice], status: str | None = None) -> list[Totals]:
+    """The count and sums for each currency, by currency code, of the documents among
+    `found` that stand: a cancelled one bills nothing, and its items are billed again on
+    another, so it is left out, unless the list is of the cancelled (`status`)."""
+    of_cancelled = bool(status) and choice(status, STATUSES, "status") == "cancelled"
     sums: dict[str, list] = {}
     for invoice in found:
+        if invoice.status == "cancelled" and not of_cancelled:
+            continue
         entry = sums.setdefault(invoice.currency, [0, Decimal(0), Decimal(0), Decimal(0)])
         entry[0] += 1
         entry[1] += invoice.total

@@ -271,6 +271,23 @@ def test_invoice_list_filters_by_customer_and_run_dates_and_totals_by_currency(b
     assert any(line.split()[:1] == ["Total"] and "1500" in line and "JPY" in line for line in human.splitlines())
 
 
+def test_invoice_list_totals_leave_out_a_cancelled_invoice_unless_the_cancelled_are_listed(billed):
+    """A cancelled draft bills nothing, and its items go on the next run's invoice: counted
+    with it, the same money would be counted twice."""
+    cancelled = billed.ok("invoice", "list", "--contract", "C-2")["invoices"][0]["number"]
+    billed.ok("invoice", "cancel", cancelled)
+    billed.ok("run-once", "--date", "2026-12-01", "--allow-future")
+    listed = billed.ok("invoice", "list", "--contract", "C-2")
+    assert [(i["status"], i["total"]) for i in listed["invoices"]] == [("cancelled", "50.00"), ("draft", "50.00")]
+    assert [(t["currency"], t["invoices"], t["total"]) for t in listed["totals"]] == [("USD", 1, "50.00")]
+    human = billed("invoice", "list", "--contract", "C-2").stdout
+    assert [line.split()[:4] for line in human.splitlines() if line.split()[:1] == ["Total"]] == [
+        ["Total", "1", "invoice(s)", "50.00"]]
+    for status in ("cancelled", "Cancelled"):
+        only = billed.ok("invoice", "list", "--contract", "C-2", "--status", status)
+        assert [(t["invoices"], t["total"]) for t in only["totals"]] == [(1, "50.00")]
+
+
 @pytest.mark.parametrize("args, field", [
     (["--customer", "Nobody"], "customer"), (["--from", "2026-13-01"], "from"), (["--to", "yesterday"], "to"),
     (["--from", "2026-11-02", "--to", "2026-11-01"], "to")])

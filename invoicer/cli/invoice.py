@@ -26,12 +26,13 @@ def list_(
     type_: Annotated[str | None, typer.Option("--type", help="invoice|credit-note")] = None,
     json_output: Json = False,
 ) -> None:
-    """Invoices and credit notes in creation order, with their totals by currency.
+    """Invoices and credit notes in creation order, with the totals by currency of those
+    that stand (cancelled ones left out, unless --status cancelled lists them).
 
     Example: invoicer invoice list --status draft --customer Fabrikam --from 2026-11-01 --to 2026-11-30
     """
     found = invoices.list_invoices(store(ctx), status, contract, customer, run_from, run_to, type_)
-    totals = invoices.totals(found)
+    totals = invoices.totals(found, status)
     if json_output:
         render.emit({"invoices": [render.invoice_json(i) for i in found], "totals": render.totals_json(totals)})
     else:
