@@ -479,6 +479,11 @@ def _parse_dates(text) -> list[date]:
 def _add_milestone(store: Store, line: Line, name, when, amount, percent, ready) -> int:
     name = parse_text(name, "milestone")
     when = parse_date(when, "date")
+    # A line's milestones are told apart by name: a repeated schedule import matches its
+    # rows to them so (same_milestone).
+    if taken := store.milestones_named(line, name):
+        raise InvoicerError(f"milestone: line {line.id} already has a milestone named {name!r} (id {taken[0].id}); "
+                            "give this one another name")
     value = to_minor(line.amount, line.currency)
     total, percents, fixed = store.milestone_totals(line.id)
     if (amount is None) == (percent is None):

@@ -505,6 +505,21 @@ def test_a_milestone_on_a_time_and_material_line_is_refused_saying_it_needs_a_da
     assert inv.ok("schedule", "list", tm)["schedules"] == []
 
 
+def test_two_milestones_of_one_line_may_not_share_a_name(inv):
+    """A repeated schedule import tells a line's milestones apart by name (spec section 11),
+    so a second of the same name is refused; another line may use it."""
+    line = inv.line("C-1", "Build", "fixed-price", "Fabrikam", "--amount", "1000")
+    other = inv.line("C-1", "Run", "fixed-price", "Fabrikam", "--amount", "1000")
+    first = inv.ok("schedule", "add", line, "--milestone", "Kick-off", "--date", "2024-01-01", "--amount", "100")
+    for name in ("Kick-off", " Kick-off "):
+        message = refused(inv, "schedule", "add", line, "--milestone", name, "--date", "2024-02-01", "--amount", "200",
+                          field="milestone")
+        assert "'Kick-off'" in message and f"id {first['id']}" in message
+    assert [m["name"] for m in inv.ok("schedule", "list", line)["schedules"]] == ["Kick-off"]
+    inv.ok("schedule", "add", other, "--milestone", "Kick-off", "--date", "2024-01-01", "--amount", "100")
+    inv.ok("schedule", "add", line, "--milestone", "kick-off", "--date", "2024-02-01", "--amount", "200")
+
+
 def test_a_line_has_one_date_schedule_a_second_is_refused_without_replace(inv, tm):
     inv.ok("schedule", "add", tm, "--frequency", "monthly", "--start", "2025-01-31", "--end", "2025-03-31")
     message = refused(inv, "schedule", "add", tm, "--frequency", "weekly", "--start", "2025-01-01",
