@@ -26,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from invoicer.cli.common import EMPTY_MEANS_NONE
 from tests.conftest import JOB, Invoicer, dump, freeze, query, restore
 
 TODAY = date(2026, 11, 24)  # the fixture's clock
@@ -1033,8 +1034,8 @@ any_text = st.one_of(plausible, texts, not_unicode,
 def test_fuzz_every_command_with_random_text_including_text_that_is_not_valid_unicode(book, data):
     """Every command (found by walking the command tree), every text option and argument
     given a random value or left out: an outcome the spec allows; a value that is not valid
-    Unicode, an empty one, or one holding a NUL character is refused (exit 1) before anything
-    runs."""
+    Unicode, an empty one (but --description's, which says "none"), or one holding a NUL
+    character is refused (exit 1) before anything runs."""
     path, command, params = data.draw(st.sampled_from(EVERY_COMMAND), "command")
     runner = book.fresh()
     folder = runner.dir
@@ -1047,12 +1048,13 @@ def test_fuzz_every_command_with_random_text_including_text_that_is_not_valid_un
         value = data.draw(values if param.required else optional(values), param.name)
         if value is None:
             continue
-        given.append(value)
+        given.append((param.name, value))
         args += [value] if param.param_type_name == "argument" else [param.opts[0], value]
     done, error = attempt(book, runner, "every command, random text", *args)
     if error is not None and error["code"] == "usage":
         pass  # a value that reads as an option (-x) before the rule could see it
-    elif any(not v.strip() or SURROGATE_RANGE.search(v) or "\x00" in v for v in given):
+    elif any((not v.strip() and name not in EMPTY_MEANS_NONE) or SURROGATE_RANGE.search(v) or "\x00" in v
+             for name, v in given):
         # The first bad value in the command's order of parameters is the one named.
         assert error is not None, (args, "accepted")
         assert any(rule in error["message"] for rule in ("must not be empty", "not valid Unicode",
