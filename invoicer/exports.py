@@ -29,16 +29,13 @@ class Export(NamedTuple):
     files: tuple[str, ...] = ()  # pdf, ubl and facturx: the paths written
 
 
-def export(store: Store, numbers: list[str], every: bool, status: str | None, contract: str | None, fmt: str,
+def export(store: Store, numbers: list[str], status: str | None, contract: str | None, fmt: str,
            out: str | None, new: bool, write: Callable[[list[Invoice]], None] | None = None) -> Export:
-    """Select the documents, leave out those handed over before (with `new`), write them
-    (`write` prints a csv or json document), and record the hand-over. One transaction:
-    with `new`, a writing one, so that two exports at once never hand a document over twice."""
+    """Select the documents (`numbers`; none: all that `status` and `contract` select),
+    leave out those handed over before (with `new`), write them (`write` prints a csv or
+    json document), and record the hand-over. One transaction: with `new`, a writing one,
+    so that two exports at once never hand a document over twice."""
     fmt = choice(fmt, FORMATS, "format")
-    if bool(numbers) == every:
-        raise InputError("give invoice NUMBERs or --all, not both" if every else "give invoice NUMBERs or --all")
-    if numbers and (status or contract):
-        raise InputError("--status and --contract narrow --all; with NUMBERs, leave them out")
     if out is not None and fmt not in FILES:
         raise InputError(f"--out is for the pdf, ubl and facturx formats; {fmt} goes to stdout")
     status = choice(status, STATUSES, "status") if status else None

@@ -56,6 +56,19 @@ def files(result):
     return [os.path.basename(path) for path in result.json["files"]]
 
 
+@pytest.mark.parametrize("args", [[], ["INV-000001", "--all"], ["INV-000001", "--status", "draft"],
+                                  ["INV-000001", "--contract", "C-100"]])
+def test_numbers_and_all_together_or_neither_is_a_usage_error_as_for_confirm(book, out, args):
+    """Exit 2 (spec section 6), as `invoice confirm` gives for the same mix (section 7);
+    nothing is written or handed over."""
+    for fmt in ("csv", "ubl"):
+        result = book("invoice", "export", *args, "--format", fmt, "--out" if fmt == "ubl" else "--new",
+                      *([out] if fmt == "ubl" else []), "--json")
+        assert result.exit_code == 2 and result.error["code"] == "usage" and result.stdout == "", result
+    assert list(out.iterdir()) == []
+    assert book.ok("invoice", "show", "INV-000001")["exported"] == {}
+
+
 def test_pdf_writes_one_file_a_document_into_the_folder_it_creates(book, tmp_path):
     out = tmp_path / "out" / "pdf"
     result = book("invoice", "export", "INV-000001", "INV-000002", "--format", "pdf", "--out", out, "--json")

@@ -141,6 +141,11 @@ def export(
     """
     from invoicer import exports
 
+    if bool(numbers) == all_:
+        raise click.UsageError("give invoice NUMBERs or --all, not both" if all_ else "give invoice NUMBERs or --all",
+                               ctx=ctx)
+    if numbers and (status or contract):
+        raise click.UsageError("--status and --contract narrow --all; with NUMBERs, leave them out", ctx=ctx)
     format_ = choice(format_, exports.FORMATS, "format")
     if json_output and format_ == "csv":
         format_ = "json"  # --json prints the json export (and hands that over with --new)
@@ -153,7 +158,7 @@ def export(
             render.invoice_csv(found)
         sys.stdout.flush()  # the hand-over is recorded only once stdout has it all
 
-    done = exports.export(store(ctx), numbers or [], all_, status, contract, format_, out, new, write)
+    done = exports.export(store(ctx), numbers or [], status, contract, format_, out, new, write)
     if done.fmt in exports.FILES:
         if json_output:
             render.emit({"files": list(done.files)})
