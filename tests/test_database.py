@@ -153,7 +153,7 @@ def _with_pages_of(db: Path, size: int) -> None:
 
 def test_a_new_book_and_its_temporary_tables_have_pages_of_16_kib(tmp_path):
     """A month-end rewrites every page its transactions sit on: at 16 KiB a page, a
-    quarter as many (README, Performance)."""
+    quarter as many (README, the decisions)."""
     from invoicer.store import Store
 
     assert cli("job", "list", cwd=tmp_path).returncode == 0

@@ -63,7 +63,7 @@ def busy_timeout() -> float:
 
 
 # Bytes a page, for a new book and every connection's temporary tables: four times SQLite's
-# default, so that a month-end reads and rewrites a quarter as many pages (README, Performance).
+# default, so that a month-end reads and rewrites a quarter as many pages (bench/NOTES.md).
 # A book keeps the size it was made with; but a VACUUM on a connection would rewrite it at
 # this size (the pragma sets that too): invoicer runs none.
 PAGE_SIZE = 16384
