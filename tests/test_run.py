@@ -357,7 +357,7 @@ def test_invoice_export_writes_one_csv_row_per_invoice_line_and_json_with_detail
     # The document is the invoice as show prints it, less the record of its hand-overs.
     assert shown.pop("exported") == {}
     assert exported == [shown]
-    assert book("invoice", "export").exit_code == 1
+    assert book("invoice", "export").exit_code == 2  # neither NUMBERs nor --all: a usage error
     assert book("invoice", "export", "--all", "--format", "xml").exit_code == 1
 
 
