@@ -118,6 +118,10 @@ def rows(lines: Iterable[str], fields: tuple[str, ...]) -> Iterator[tuple[int, t
         raise InputError(f"file: cannot read it: {failure.strerror or failure}") from None
 
 
+# Where a blank value (white space alone) is a value, refused by its rule, not an absent one:
+# a ref is compared exactly and may not begin or end with white space (spec section 11), so
+# " " is a bad ref, where "" is none.
+_BLANK_IS_GIVEN = ("ref",)
 # What surrogateescape makes of a byte that is not UTF-8.
 _UNDECODED = re.compile("[\udc80-\udcff]")
 # White space, as str.strip sees it: a cell that holds only that is blank.
@@ -151,6 +155,7 @@ def _csv_rows(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple[i
         # The row's values in field order, in C: an absent column reads the None put after the last value.
         pick = itemgetter(*(header.index(f) if f in header else width for f in fields))
         absent = [None]
+        given = {header.index(f) for f in _BLANK_IS_GIVEN if f in header}
         while True:
             # Rows are records, not physical lines: a quoted value may span lines.
             chunk: list[list[str]] = []
@@ -179,7 +184,7 @@ def _csv_rows(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple[i
                         raise InputError(f"row {number}: {len(values)} values for {width} columns")
                     # An empty or blank cell is an absent value.
                     if "" in values or not all(map(str.strip, values)):
-                        values = [v if v.strip() else None for v in values]
+                        values = [v if v.strip() or (v and at in given) else None for at, v in enumerate(values)]
                     values.append(None)
                     yield number, pick(values)
             if failure is not None:
@@ -220,13 +225,13 @@ def _json_lines(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple
                 raise InputError(f"row {number}: unknown key {key!r} (keys: {', '.join(fields)})")
             if isinstance(value, (dict, list)):
                 raise InputError(f"row {number}: {key}: must be a string or a number")
-        yield number, tuple(_text(obj.get(f)) for f in fields)
+        yield number, tuple(_text(obj.get(f), f in _BLANK_IS_GIVEN) for f in fields)
 
 
-def _text(value) -> str | None:
-    """A JSON value as the text a CSV cell would hold; null, empty and blank are absent,
-    as a CSV cell that holds only white space is."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+def _text(value, blank_is_given: bool = False) -> str | None:
+    """A JSON value as the text a CSV cell would hold; null, empty and (but where
+    `blank_is_given`) blank are absent, as a CSV cell that holds only white space is."""
+    if value is None or value == "" or (isinstance(value, str) and not blank_is_given and not value.strip()):
         return None
     if isinstance(value, bool):
         return "true" if value else "false"

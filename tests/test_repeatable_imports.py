@@ -87,7 +87,7 @@ def test_transaction_add_ref_with_any_other_value_exits_1_and_writes_nothing(inv
     assert dump(inv) == before
 
 
-@pytest.mark.parametrize("ref,problem", [("", "empty"), ("r" * 201, "longer than 200"),
+@pytest.mark.parametrize("ref,problem", [("", "empty"), (" ", "empty"), ("\t ", "empty"), ("r" * 201, "longer than 200"),
                                          ("TS\x011", "control"), ("TS\t1", "control"), ("TS\x851", "control"),
                                          (" TS-1", "white space"), ("TS-1 ", "white space"),
                                          ("TS-1\u2003", "white space")])
@@ -97,9 +97,11 @@ def test_a_bad_ref_is_refused_naming_it_by_add_and_by_import(inv, line, ref, pro
     assert result.exit_code == 1 and result.error["message"].startswith("ref:"), result
     assert problem in result.error["message"]
     assert dump(inv) == before
-    if ref:  # an empty cell is a row without a ref
+    if ref:  # an empty cell is a row without a ref; a blank one is a bad ref, not none
         text = as_jsonl([row(line, "TS-0"), row(line, ref)])
         refused_import(inv, "transaction", text, row=2, field="ref")
+        refused_import(inv, "transaction", as_csv(TX_COLUMNS, [row(line, "TS-0"), row(line, ref)]), row=3,
+                       field="ref")
         assert dump(inv) == before
 
 
