@@ -29,9 +29,9 @@ class Export(NamedTuple):
     files: tuple[str, ...] = ()  # pdf, ubl and facturx: the paths written
 
 
-def export(store: Store, numbers: list[str], status: str | None, contract: str | None, fmt: str,
+def export(store: Store, numbers: list[str] | None, status: str | None, contract: str | None, fmt: str,
            out: str | None, new: bool, write: Callable[[list[Invoice]], None] | None = None) -> Export:
-    """Select the documents (`numbers`; none: all that `status` and `contract` select),
+    """Select the documents (`numbers`; None: all that `status` and `contract` select),
     leave out those handed over before (with `new`), write them (`write` prints a csv or
     json document), and record the hand-over. One transaction: with `new`, a writing one,
     so that two exports at once never hand a document over twice."""
@@ -55,9 +55,9 @@ def export(store: Store, numbers: list[str], status: str | None, contract: str |
         return result
 
 
-def _select(store: Store, numbers: list[str], status: str | None, contract: str | None, fmt: str) -> list[Invoice]:
+def _select(store: Store, numbers: list[str] | None, status: str | None, contract: str | None, fmt: str) -> list[Invoice]:
     details = fmt != "csv"
-    if not numbers:
+    if numbers is None:
         _known_contract(store, contract)
         if fmt in E_INVOICES:
             # An e-invoice is for a confirmed document only: --all selects only those.

@@ -15,6 +15,18 @@ app = group("Invoices: {commands}.")
 Number = Annotated[str, typer.Argument(metavar="NUMBER", help="e.g. INV-000001")]
 
 
+def _numbers_or_all(ctx: typer.Context, numbers: list[str] | None, all_: bool, narrow_all: str, *filters) -> list[str]:
+    """The NUMBERs given (none with --all); a usage error, exit 2, for both or neither, or
+    for NUMBERs with the `filters` that narrow --all (`narrow_all` says which they are)."""
+    numbers = numbers or []
+    if bool(numbers) == all_:
+        raise click.UsageError("give invoice NUMBERs or --all, not both" if all_ else "give invoice NUMBERs or --all",
+                               ctx=ctx)
+    if numbers and any(f is not None for f in filters):
+        raise click.UsageError(narrow_all, ctx=ctx)
+    return numbers
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,
@@ -64,13 +76,8 @@ def confirm(
 
     Example: invoicer invoice confirm --all --run-date 2026-12-01
     """
-    numbers = numbers or []
-    if numbers and all_:
-        raise click.UsageError("give invoice NUMBERs or --all, not both", ctx=ctx)
-    if not numbers and not all_:
-        raise click.UsageError("give the invoice NUMBERs to confirm, or --all", ctx=ctx)
-    if numbers and any(v is not None for v in (contract, run, run_date, type_)):
-        raise click.UsageError("--contract, --run, --run-date and --type go with --all", ctx=ctx)
+    numbers = _numbers_or_all(ctx, numbers, all_, "--contract, --run, --run-date and --type go with --all",
+                              contract, run, run_date, type_)
     found, count = invoices.confirm(store(ctx), numbers, all_, contract, run, run_date, type_, issue_date,
                                     shown=None if json_output else render.SHOWN_ROWS + 1)
     if len(numbers) == 1:
@@ -141,11 +148,8 @@ def export(
     """
     from invoicer import exports
 
-    if bool(numbers) == all_:
-        raise click.UsageError("give invoice NUMBERs or --all, not both" if all_ else "give invoice NUMBERs or --all",
-                               ctx=ctx)
-    if numbers and (status or contract):
-        raise click.UsageError("--status and --contract narrow --all; with NUMBERs, leave them out", ctx=ctx)
+    numbers = _numbers_or_all(ctx, numbers, all_, "--status and --contract narrow --all; with NUMBERs, leave them out",
+                              status, contract)
     format_ = choice(format_, exports.FORMATS, "format")
     if json_output and format_ == "csv":
         format_ = "json"  # --json prints the json export (and hands that over with --new)
@@ -158,7 +162,7 @@ def export(
             render.invoice_csv(found)
         sys.stdout.flush()  # the hand-over is recorded only once stdout has it all
 
-    done = exports.export(store(ctx), numbers or [], status, contract, format_, out, new, write)
+    done = exports.export(store(ctx), numbers if not all_ else None, status, contract, format_, out, new, write)
     if done.fmt in exports.FILES:
         if json_output:
             render.emit({"files": list(done.files)})
