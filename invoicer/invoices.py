@@ -41,6 +41,7 @@ class Totals(NamedTuple):
     total: Decimal
     tax_total: Decimal
     total_with_tax: Decimal
+    left_out: int = 0  # cancelled documents listed and not counted
 
 
 def totals(found: list[Invoice], status: str | None = None) -> list[Totals]:
@@ -50,9 +51,10 @@ def totals(found: list[Invoice], status: str | None = None) -> list[Totals]:
     of_cancelled = bool(status) and choice(status, STATUSES, "status") == "cancelled"
     sums: dict[str, list] = {}
     for invoice in found:
+        entry = sums.setdefault(invoice.currency, [0, Decimal(0), Decimal(0), Decimal(0), 0])
         if invoice.status == "cancelled" and not of_cancelled:
+            entry[4] += 1
             continue
-        entry = sums.setdefault(invoice.currency, [0, Decimal(0), Decimal(0), Decimal(0)])
         entry[0] += 1
         entry[1] += invoice.total
         entry[2] += invoice.tax_total

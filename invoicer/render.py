@@ -472,7 +472,8 @@ def show_invoices(invoices: list[Invoice], totals=()) -> None:
              format_amount(i.total, i.currency), format_amount(i.tax_total, i.currency),
              format_amount(i.total_with_tax, i.currency), i.currency, _status(i.status), i.issue_date or "",
              i.due_date or ""] for i in invoices]
-    rows += [["Total", "", f"{t.invoices} invoice(s)", "", "", "", format_amount(t.total, t.currency),
+    rows += [["Total", "", f"{t.invoices} invoice(s)" + (f", {t.left_out} cancelled left out" if t.left_out else ""),
+              "", "", "", format_amount(t.total, t.currency),
               format_amount(t.tax_total, t.currency), format_amount(t.total_with_tax, t.currency), t.currency, "",
               "", ""]
              for t in totals]
