@@ -6,7 +6,7 @@ imports apply exactly the same rules."""
 import re
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import date
@@ -434,11 +434,13 @@ class NewDateSchedules:
         return taken
 
 
-def same_milestone(store: Store, line: Line, name, when, amount, percent, ready, **date_based_values) -> bool:
+def same_milestone(store: Store, line: Line, name, when, amount, percent, ready, added: Container[int] = (),
+                   **date_based_values) -> bool:
     """Whether a milestone row (schedule import) is one of the line's milestones: the same
     name, date, and amount or percent (as the milestone was given); one marked ready since
     still matches ready false. False if the line has no milestone of that name; a row for
-    one that differs otherwise is refused."""
+    one that differs otherwise is refused (one `added` by an earlier row of the same file:
+    the file disagrees with itself)."""
     if line.billing_method != FIXED_PRICE:
         return False  # refused as the wrong kind by _add_schedule
     refuse_other_kind(MILESTONE, **date_based_values)
@@ -457,6 +459,9 @@ def same_milestone(store: Store, line: Line, name, when, amount, percent, ready,
                 else milestone.percent is None and to_minor(milestone.amount, milestone.line.currency) == minor):
             return True
     milestone = found[0]
+    if milestone.id in added:
+        raise InputError(f"milestone: an earlier row of this file gives line {line.id}'s milestone {name!r} "
+                         "other values; a line's milestones have names of their own")
     if len(found) == 1 and ready and not milestone.ready and milestone.date == when:
         fix = f"mark it ready with `invoicer schedule ready {milestone.id}`"
     else:

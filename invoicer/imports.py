@@ -352,6 +352,7 @@ class _ScheduleRules:
         self.line_of = _Lines(store, settle=behind.settle)
         self.new = book.NewDateSchedules(store, allow_past)
         self.milestones_unchanged = 0
+        self.milestones_added: set[int] = set()  # by this file: a row that differs from one is the file's own conflict
 
     @property
     def unchanged(self) -> int:
@@ -384,12 +385,15 @@ class _ScheduleRules:
         if checked := self.new.take():
             self.store.add_date_schedules(checked)
         if milestone is not None and frequency is None and rrule is None and dates is None:
-            if book.same_milestone(self.store, line, milestone, when, amount, percent, ready, start=start, end=end):
+            if book.same_milestone(self.store, line, milestone, when, amount, percent, ready, start=start, end=end,
+                                   added=self.milestones_added):
                 self.milestones_unchanged += 1
                 return None
-        book._add_schedule(self.store, line, milestone=milestone, milestone_date=when, amount=amount,
-                           percent=percent, ready=ready, frequency=frequency, rrule=rrule, dates=dates,
-                           start=start, end=end)
+        kind, added = book._add_schedule(self.store, line, milestone=milestone, milestone_date=when, amount=amount,
+                                         percent=percent, ready=ready, frequency=frequency, rrule=rrule, dates=dates,
+                                         start=start, end=end)
+        if kind == "milestone":
+            self.milestones_added.add(added)
 
 
 def import_transactions(store: Store, lines: Iterable[str], again: bool = False,

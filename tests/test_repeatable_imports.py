@@ -402,6 +402,16 @@ def test_schedule_import_the_same_new_schedule_twice_in_a_file_is_added_once(inv
     assert len(inv.ok("schedule", "list", line_id)["schedules"]) == 1
 
 
+def test_schedule_import_two_rows_of_one_new_milestone_name_with_other_values_is_the_files_own_conflict(scheduled):
+    """The first row's milestone is rolled back with the file: the message names the file's
+    rows, not that milestone's id, which will not exist."""
+    inv, ids = scheduled
+    rows = [{"line_id": ids["fixed"], "milestone": "Final", "date": "2027-02-01", "amount": "200"},
+            {"line_id": ids["fixed"], "milestone": "Final", "date": "2027-03-01", "amount": "200"}]
+    message = refused_import(inv, "schedule", as_jsonl(rows), row=2, field="an earlier row of this file")
+    assert "'Final'" in message and "schedule remove" not in message
+
+
 # property: any sequence of overlapping imports ------------------------------------------------
 
 REFS = [f"TS-{n}" for n in range(12)]
