@@ -182,7 +182,7 @@ def _csv_rows(lines: Iterator[str], fields: tuple[str, ...]) -> Iterator[tuple[i
                         if not any(v.strip() for v in values):
                             continue  # a blank line
                         raise InputError(f"row {number}: {len(values)} values for {width} columns")
-                    # An empty or blank cell is an absent value.
+                    # An empty or blank cell is an absent value (but a blank ref: _BLANK_IS_GIVEN).
                     if "" in values or not all(map(str.strip, values)):
                         values = [v if v.strip() or (v and at in given) else None for at, v in enumerate(values)]
                     values.append(None)
