@@ -460,8 +460,8 @@ def same_milestone(store: Store, line: Line, name, when, amount, percent, ready,
             return True
     milestone = found[0]
     if milestone.id in added:
-        raise InputError(f"milestone: an earlier row of this file gives line {line.id}'s milestone {name!r} "
-                         "other values; a line's milestones have names of their own")
+        raise InvoicerError(f"milestone: an earlier row of this file gives line {line.id}'s milestone {name!r} "
+                            "other values; a line's milestones have names of their own")
     if len(found) == 1 and ready and not milestone.ready and milestone.date == when:
         fix = f"mark it ready with `invoicer schedule ready {milestone.id}`"
     else:
