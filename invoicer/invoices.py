@@ -44,15 +44,15 @@ class Totals(NamedTuple):
     left_out: int = 0  # cancelled documents listed and not counted
 
 
-def totals(found: list[Invoice], status: str | None = None) -> list[Totals]:
+def totals(found: list[Invoice], by_status: bool = False) -> list[Totals]:
     """The count and sums for each currency, by currency code, of the documents among
     `found` that stand: a cancelled one bills nothing, and its items are billed again on
-    another, so it is left out, unless the list is of the cancelled (`status`)."""
-    of_cancelled = bool(status) and choice(status, STATUSES, "status") == "cancelled"
+    another, so it is left out, unless `found` is of one status (`by_status`): then a
+    cancelled one is there only because the cancelled were asked for."""
     sums: dict[str, list] = {}
     for invoice in found:
         entry = sums.setdefault(invoice.currency, [0, Decimal(0), Decimal(0), Decimal(0), 0])
-        if invoice.status == "cancelled" and not of_cancelled:
+        if invoice.status == "cancelled" and not by_status:
             entry[4] += 1
             continue
         entry[0] += 1

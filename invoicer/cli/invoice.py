@@ -44,7 +44,7 @@ def list_(
     Example: invoicer invoice list --status draft --customer Fabrikam --from 2026-11-01 --to 2026-11-30
     """
     found = invoices.list_invoices(store(ctx), status, contract, customer, run_from, run_to, type_)
-    totals = invoices.totals(found, status)
+    totals = invoices.totals(found, by_status=status is not None)
     if json_output:
         render.emit({"invoices": [render.invoice_json(i) for i in found], "totals": render.totals_json(totals)})
     else:
